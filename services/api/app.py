@@ -1,0 +1,59 @@
+"""The app factory: heavy clients are built once in the lifespan and shared through app.state."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+from fastapi.concurrency import run_in_threadpool
+
+from services.api.chat.router import router as chat_router
+from services.api.documents.router import router as documents_router
+from services.api.errors import install_error_handlers
+from services.api.health.router import router as health_router
+from services.api.limits import BodySizeLimit
+from services.api.metrics import MetricsMiddleware
+from services.api.search.router import router as search_router
+from services.core.llm import LLMClient
+from services.core.runtime import Runtime
+from services.core.settings import Settings
+
+log = logging.getLogger(__name__)
+
+DESCRIPTION = """Steward answers questions from your company's documents, with citations, under your rules.
+
+Authenticate with `Authorization: Bearer <api key>`. Errors are `{"error": {"code": "...", "message": "..."}}`."""
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    """Build the API for `settings` (from the environment when omitted); nothing heavy runs until start-up."""
+    settings = settings or Settings()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        runtime = await run_in_threadpool(Runtime.build, settings)
+        worker = None
+        if settings.worker_mode == "inprocess":
+            from ingestion.worker import InProcessWorker  # only the embedded composition runs a worker here
+
+            worker = InProcessWorker(runtime)
+            worker.start()
+        app.state.runtime = runtime
+        app.state.llm = LLMClient(settings)
+        try:
+            yield
+        finally:
+            await app.state.llm.close()
+            if worker is not None:
+                await run_in_threadpool(worker.stop)
+            runtime.close()
+
+    app = FastAPI(title="Steward", version="0.1.0", description=DESCRIPTION, lifespan=lifespan)
+    install_error_handlers(app)
+    app.add_middleware(BodySizeLimit, max_bytes=settings.max_upload_bytes + 64 * 1024)
+    app.add_middleware(MetricsMiddleware)
+    for router in (health_router, documents_router, search_router, chat_router):
+        app.include_router(router)
+    return app

@@ -1,0 +1,40 @@
+"""Wire shapes of chat."""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, Field, field_validator
+
+
+class ChatRequest(BaseModel):
+    question: str = Field(min_length=1, max_length=4000)
+    conversation_id: str | None = Field(default=None, max_length=36)
+    stream: bool = False
+    top_k: int = Field(default=5, ge=1, le=20)
+
+    @field_validator("question")
+    @classmethod
+    def _not_blank(cls, question: str) -> str:
+        if not question.strip():
+            raise ValueError("question must not be blank")
+        return question.strip()
+
+
+class Citation(BaseModel):
+    """A numbered source the answer was given; `[n]` in the answer refers to `source` n."""
+
+    source: int
+    document_id: str
+    title: str
+    heading: str
+    chunk_index: int
+    score: float
+    text: str
+
+
+class ChatResponse(BaseModel):
+    conversation_id: str
+    answer: str
+    citations: list[Citation]
+    refused: bool = Field(description="a policy rule answered instead of the model")
+    answered_from_sources: bool = Field(description="false when nothing relevant was found and no model ran")
+    prompt_version: str

@@ -1,0 +1,53 @@
+"""Dependency aliases that hand the app's shared objects to routers."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Annotated
+
+from fastapi import Depends, Request
+from sqlalchemy.orm import Session
+
+from services.core.auth import PrincipalContext, authenticate
+from services.core.llm import LLMClient
+from services.core.runtime import Runtime
+
+
+def get_runtime(request: Request) -> Runtime:
+    runtime: Runtime = request.app.state.runtime
+    return runtime
+
+
+def get_llm(request: Request) -> LLMClient:
+    llm: LLMClient = request.app.state.llm
+    return llm
+
+
+def get_session(runtime: Annotated[Runtime, Depends(get_runtime)]) -> Iterator[Session]:
+    """One session per request, committed when the handler returns normally."""
+    session = runtime.sessions()
+    try:
+        yield session
+        session.commit()
+    except BaseException:
+        session.rollback()
+        raise
+    finally:
+        session.close()
+
+
+def get_principal(request: Request, runtime: Annotated[Runtime, Depends(get_runtime)]) -> PrincipalContext:
+    header = request.headers.get("authorization", "")
+    scheme, _, key = header.partition(" ")
+    with runtime.sessions() as session, session.begin():
+        return authenticate(
+            session,
+            key.strip() if scheme.lower() == "bearer" else None,
+            runtime.settings.admin_api_key.get_secret_value(),
+        )
+
+
+RuntimeDep = Annotated[Runtime, Depends(get_runtime)]
+SessionDep = Annotated[Session, Depends(get_session)]
+CurrentPrincipal = Annotated[PrincipalContext, Depends(get_principal)]
+LLMDep = Annotated[LLMClient, Depends(get_llm)]

@@ -1,0 +1,68 @@
+"""HTTP routes for documents; each handler parses, calls the service, shapes the answer."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, File, Form, Query, Response, UploadFile, status
+from fastapi.concurrency import run_in_threadpool
+
+from services.api.deps import CurrentPrincipal, RuntimeDep, SessionDep
+from services.api.documents import service
+from services.api.documents.schemas import DocumentList, DocumentOut
+from services.core.errors import PayloadTooLarge
+
+router = APIRouter(prefix="/v1/documents", tags=["documents"])
+
+
+@router.post("", status_code=status.HTTP_202_ACCEPTED, response_model=DocumentOut)
+async def upload_document(
+    runtime: RuntimeDep,
+    session: SessionDep,
+    principal: CurrentPrincipal,
+    response: Response,
+    file: Annotated[UploadFile, File(description="txt, md, html, pdf or docx")],
+    groups: Annotated[list[str], Form(description="groups allowed to read it (repeat or comma-separate)")],
+    title: Annotated[str | None, Form(max_length=500)] = None,
+) -> DocumentOut:
+    """Upload a document (admin). 202 with the queued document; 200 with the existing one for identical content."""
+    principal.require_role("admin")
+    limit = runtime.settings.max_upload_bytes
+    data = await file.read(limit + 1)
+    if len(data) > limit:
+        raise PayloadTooLarge(f"file is larger than the {limit} byte limit")
+    document, created = await run_in_threadpool(
+        service.upload, runtime, session, principal, file.filename or "", data, groups, title
+    )
+    if not created:
+        response.status_code = status.HTTP_200_OK
+    return DocumentOut.model_validate(document)
+
+
+@router.get("", response_model=DocumentList)
+def list_documents(
+    session: SessionDep,
+    principal: CurrentPrincipal,
+    limit: Annotated[int, Query(ge=1, le=500)] = 100,
+    offset: Annotated[int, Query(ge=0)] = 0,
+) -> DocumentList:
+    """Documents the caller may read, newest first."""
+    documents, total = service.list_documents(session, principal, limit, offset)
+    return DocumentList(
+        documents=[DocumentOut.model_validate(d) for d in documents], total=total, limit=limit, offset=offset
+    )
+
+
+@router.get("/{document_id}", response_model=DocumentOut)
+def get_document(session: SessionDep, principal: CurrentPrincipal, document_id: str) -> DocumentOut:
+    """Status, progress, chunk count and error of one document."""
+    return DocumentOut.model_validate(service.get(session, principal, document_id))
+
+
+@router.delete("/{document_id}", status_code=status.HTTP_204_NO_CONTENT)
+def delete_document(
+    runtime: RuntimeDep, session: SessionDep, principal: CurrentPrincipal, document_id: str
+) -> Response:
+    """Delete a document and every vector of it (admin)."""
+    service.delete(runtime, session, principal, document_id)
+    return Response(status_code=status.HTTP_204_NO_CONTENT)

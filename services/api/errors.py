@@ -1,0 +1,74 @@
+"""The one place where errors become HTTP responses: `{"error": {"code", "message"}}` with a fitting status."""
+
+from __future__ import annotations
+
+import logging
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from services.core import errors
+
+log = logging.getLogger(__name__)
+
+STATUS_BY_ERROR: dict[type[errors.StewardError], int] = {
+    errors.NotAuthenticated: 401,
+    errors.PermissionDenied: 403,
+    errors.DocumentNotFound: 404,
+    errors.ConversationNotFound: 404,
+    errors.PayloadTooLarge: 413,
+    errors.UnsupportedFormat: 415,
+    errors.InvalidInput: 422,
+    errors.EmptyDocument: 422,
+    errors.CorruptDocument: 422,
+    errors.PolicyViolation: 403,
+    errors.LLMUnavailable: 503,
+    errors.ConfigurationError: 500,
+}
+
+
+def error_body(code: str, message: str) -> dict[str, dict[str, str]]:
+    return {"error": {"code": code, "message": message}}
+
+
+def _status_for(exc: errors.StewardError) -> int:
+    for cls in type(exc).__mro__:
+        if cls in STATUS_BY_ERROR:
+            return STATUS_BY_ERROR[cls]  # type: ignore[index]
+    return 500
+
+
+async def _steward_error(_request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, errors.StewardError)
+    headers = {"WWW-Authenticate": "Bearer"} if isinstance(exc, errors.NotAuthenticated) else {}
+    if isinstance(exc, errors.LLMUnavailable):
+        headers["Retry-After"] = str(exc.retry_after_s)
+    return JSONResponse(error_body(exc.code, exc.message), status_code=_status_for(exc), headers=headers)
+
+
+async def _validation_error(_request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, RequestValidationError)
+    problems = "; ".join(
+        f"{'.'.join(str(p) for p in e.get('loc', ()) if p != 'body') or 'body'}: {e.get('msg')}" for e in exc.errors()
+    )
+    return JSONResponse(error_body("invalid_request", problems or "invalid request"), status_code=422)
+
+
+async def _http_error(_request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, StarletteHTTPException)
+    code = {404: "not_found", 405: "method_not_allowed", 413: "payload_too_large"}.get(exc.status_code, "http_error")
+    return JSONResponse(error_body(code, str(exc.detail)), status_code=exc.status_code, headers=exc.headers)
+
+
+async def _unexpected_error(_request: Request, exc: Exception) -> JSONResponse:
+    log.exception("unhandled error", exc_info=exc)
+    return JSONResponse(error_body("internal_error", "an unexpected error occurred"), status_code=500)
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    app.add_exception_handler(errors.StewardError, _steward_error)
+    app.add_exception_handler(RequestValidationError, _validation_error)
+    app.add_exception_handler(StarletteHTTPException, _http_error)
+    app.add_exception_handler(Exception, _unexpected_error)

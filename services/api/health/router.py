@@ -1,0 +1,51 @@
+"""Liveness, readiness and Prometheus metrics."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Response
+from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import JSONResponse
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from sqlalchemy import text
+
+from services.api.deps import LLMDep, RuntimeDep
+from services.core.runtime import Runtime
+
+router = APIRouter(tags=["health"])
+
+
+@router.get("/healthz")
+def healthz() -> dict[str, str]:
+    """The process is up."""
+    return {"status": "ok"}
+
+
+def _backend_checks(runtime: Runtime) -> dict[str, str]:
+    checks: dict[str, str] = {}
+    try:
+        with runtime.engine.connect() as connection:
+            connection.execute(text("SELECT 1"))
+        checks["database"] = "ok"
+    except Exception as exc:
+        checks["database"] = f"error: {exc}"
+    try:
+        runtime.vector_store.count()
+        checks["vector_store"] = "ok"
+    except Exception as exc:
+        checks["vector_store"] = f"error: {exc}"
+    return checks
+
+
+@router.get("/readyz")
+async def readyz(runtime: RuntimeDep, llm: LLMDep) -> JSONResponse:
+    """Every backend answers: database, vector store and the LLM server. 503 names what is down."""
+    checks = await run_in_threadpool(_backend_checks, runtime)
+    checks["llm"] = "ok" if await llm.healthy() else f"error: no healthy LLM server at {llm.base_url}"
+    ready = all(value == "ok" for value in checks.values())
+    return JSONResponse({"ready": ready, "checks": checks}, status_code=200 if ready else 503)
+
+
+@router.get("/metrics")
+def metrics() -> Response:
+    """Prometheus text format."""
+    return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)

@@ -1,0 +1,44 @@
+"""Prometheus metrics of the orchestrator, exposed on GET /metrics."""
+
+from __future__ import annotations
+
+import time
+
+from prometheus_client import Counter, Histogram
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+HTTP_REQUESTS = Counter("steward_http_requests_total", "HTTP requests", ["method", "route", "status"])
+HTTP_LATENCY = Histogram("steward_http_request_seconds", "Time to response headers", ["method", "route"])
+CHAT_REQUESTS = Counter("steward_chat_requests_total", "Chat requests by outcome", ["outcome"])
+DOCUMENTS_UPLOADED = Counter("steward_documents_uploaded_total", "Documents accepted for ingestion")
+POLICY_DECISIONS = Counter("steward_policy_decisions_total", "Policy decisions", ["rule_id", "decision"])
+LLM_TTFT = Histogram(
+    "steward_llm_time_to_first_token_seconds",
+    "Time from request to first generated token",
+    buckets=(0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30, 60),
+)
+
+
+class MetricsMiddleware:
+    """Pure ASGI, so streamed responses pass through unbuffered; labels use the route template."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = time.perf_counter()
+        status = {"code": 500}
+
+        async def send_wrapper(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                status["code"] = message["status"]
+                route = scope.get("route")
+                path = getattr(route, "path", "unmatched")
+                HTTP_LATENCY.labels(scope["method"], path).observe(time.perf_counter() - started)
+                HTTP_REQUESTS.labels(scope["method"], path, str(status["code"])).inc()
+            await send(message)
+
+        await self.app(scope, receive, send_wrapper)

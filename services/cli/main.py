@@ -1,0 +1,231 @@
+"""The `steward` command: serve, worker, ingest, ask, keys, model, migrate."""
+
+from __future__ import annotations
+
+import logging
+import os
+import sys
+import time
+from pathlib import Path
+
+import click
+
+from services.cli.client import ApiError, StewardClient
+
+DEFAULT_URL = "http://127.0.0.1:8000"
+
+
+def _settings():  # type: ignore[no-untyped-def]
+    from services.core.settings import Settings
+
+    try:
+        return Settings()
+    except Exception as exc:
+        raise click.ClickException(f"invalid settings: {exc}") from exc
+
+
+def _client(url: str | None, api_key: str | None) -> StewardClient:
+    key = api_key or os.environ.get("STEWARD_API_KEY") or _settings().admin_api_key.get_secret_value()
+    return StewardClient(url or os.environ.get("STEWARD_URL", DEFAULT_URL), key)
+
+
+@click.group()
+@click.option("-v", "--verbose", is_flag=True, help="Log debug output.")
+@click.version_option(package_name="steward")
+def cli(verbose: bool) -> None:
+    """Steward: answers from your company's documents, with citations, under your rules."""
+    logging.basicConfig(
+        level=logging.DEBUG if verbose else logging.INFO,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+
+
+@cli.command()
+@click.option("--host", default=None, help="Bind address (default from STEWARD_HOST).")
+@click.option("--port", type=int, default=None, help="Port (default 8000).")
+@click.option("--llm/--no-llm", "manage_llm", default=None, help="Start the embedded vLLM server (default: on).")
+def serve(host: str | None, port: int | None, manage_llm: bool | None) -> None:
+    """Run the API (and, in the embedded profile, the ingestion worker and the vLLM server)."""
+    import uvicorn
+
+    from services.api.app import create_app
+
+    settings = _settings()
+    if host:
+        settings.host = host
+    if port:
+        settings.port = port
+    if manage_llm is not None:
+        settings.llm_manage_server = manage_llm
+    llm_server = _start_llm(settings) if settings.llm_manage_server else None
+    try:
+        uvicorn.run(create_app(settings), host=settings.host, port=settings.port, log_level="info")
+    finally:
+        if llm_server is not None:
+            click.echo("stopping the vLLM server…", err=True)
+            llm_server.stop()
+
+
+def _start_llm(settings):  # type: ignore[no-untyped-def]
+    """Start vLLM in the background: the API comes up at once and answers 503 until the model is ready."""
+    from services.llm.build import build_servable_model
+    from services.llm.server import VLLMServer
+
+    model_dir = build_servable_model(settings.cache_dir)
+    server = VLLMServer(
+        model_dir=model_dir,
+        port=settings.llm_port,
+        served_model_name=settings.llm_model,
+        kv_cache_gib=settings.llm_kv_cache_gib,
+        max_model_len=settings.llm_max_model_len,
+        cache_dir=settings.cache_dir,
+        log_path=settings.data_dir / "vllm.log",
+    )
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    server.start()
+    click.echo(f"vLLM starting on port {settings.llm_port} (log: {settings.data_dir / 'vllm.log'})", err=True)
+    return server
+
+
+@cli.command()
+def worker() -> None:
+    """Run a standalone ingestion worker (production profile: Redis broker, Qdrant server)."""
+    from ingestion.worker import run_worker
+
+    run_worker(_settings())
+
+
+@cli.command()
+def migrate() -> None:
+    """Bring the database schema up to date."""
+    from services.core.db import migrate as migrations
+    from services.core.db.session import make_engine
+
+    settings = _settings()
+    engine = make_engine(settings.database_url)
+    migrations.upgrade(engine)
+    click.echo(f"database at head: {engine.url.render_as_string(hide_password=True)}")
+
+
+@cli.group()
+def keys() -> None:
+    """Manage API keys."""
+
+
+@keys.command("create")
+@click.argument("name")
+@click.option("--role", type=click.Choice(["admin", "user", "app"]), default="user", show_default=True)
+@click.option("--groups", default="", help="Comma-separated groups the principal reads as.")
+def keys_create(name: str, role: str, groups: str) -> None:
+    """Issue a new API key for principal NAME (created if new); the key is printed once."""
+    from services.core.auth import create_key
+    from services.core.db import migrate as migrations
+    from services.core.db.session import make_engine, make_session_factory, session_scope
+
+    settings = _settings()
+    engine = make_engine(settings.database_url)
+    migrations.upgrade(engine)
+    with session_scope(make_session_factory(engine)) as session:
+        principal, key = create_key(session, name, role, groups.split(","))
+    click.echo(f"principal: {principal.name} role={principal.role} groups={','.join(principal.groups)}", err=True)
+    click.echo(key)
+
+
+@cli.group()
+def model() -> None:
+    """Manage the embedded LLM."""
+
+
+@model.command("build")
+def model_build() -> None:
+    """Build the servable Gemma model into the cache (once; later calls return at once)."""
+    from services.llm.build import build_servable_model
+
+    click.echo(build_servable_model(_settings().cache_dir))
+
+
+@cli.command()
+@click.argument("paths", nargs=-1, required=True, type=click.Path(exists=True, path_type=Path))
+@click.option("--groups", default="everyone", show_default=True, help="Comma-separated groups allowed to read.")
+@click.option("--wait/--no-wait", default=True, show_default=True, help="Wait until every document is ready.")
+@click.option("--url", default=None, help=f"API URL (default $STEWARD_URL or {DEFAULT_URL}).")
+@click.option("--api-key", default=None, help="Admin API key (default $STEWARD_API_KEY).")
+def ingest(paths: tuple[Path, ...], groups: str, wait: bool, url: str | None, api_key: str | None) -> None:
+    """Upload files and folders (recursively) and wait until they are searchable."""
+    from tqdm import tqdm
+
+    from ingestion.formats import SUPPORTED_EXTENSIONS
+
+    files = sorted(
+        {
+            f
+            for p in paths
+            for f in ([p] if p.is_file() else p.rglob("*"))
+            if f.is_file() and f.suffix.lower() in SUPPORTED_EXTENSIONS
+        }
+    )
+    if not files:
+        raise click.ClickException(f"no supported files found (supported: {', '.join(sorted(SUPPORTED_EXTENSIONS))})")
+    client = _client(url, api_key)
+    pending: dict[str, Path] = {}
+    failures = 0
+    for path in tqdm(files, desc="uploading", unit="file", file=sys.stderr):
+        try:
+            pending[client.upload(path, groups.split(","))["id"]] = path
+        except (ApiError, OSError) as exc:
+            failures += 1
+            tqdm.write(f"{path}: {exc}", file=sys.stderr)
+    if wait:
+        failures += _wait_ready(client, pending)
+    click.echo(f"{len(pending)} uploaded, {failures} failed", err=True)
+    if failures:
+        sys.exit(1)
+
+
+def _wait_ready(client: StewardClient, pending: dict[str, Path]) -> int:
+    from tqdm import tqdm
+
+    failures = 0
+    with tqdm(total=len(pending), desc="ingesting", unit="doc", file=sys.stderr) as bar:
+        while pending:
+            for document_id, path in list(pending.items()):
+                document = client.document(document_id)
+                if document["status"] in ("ready", "failed"):
+                    del pending[document_id]
+                    bar.update(1)
+                    if document["status"] == "failed":
+                        failures += 1
+                        tqdm.write(f"{path}: failed: {document['error']}", file=sys.stderr)
+            time.sleep(0.5 if pending else 0)
+    return failures
+
+
+@cli.command()
+@click.argument("question")
+@click.option("--conversation", default=None, help="Continue this conversation id.")
+@click.option("--stream/--no-stream", default=True, show_default=True)
+@click.option("--url", default=None)
+@click.option("--api-key", default=None)
+def ask(question: str, conversation: str | None, stream: bool, url: str | None, api_key: str | None) -> None:
+    """Ask a question; prints the answer and its sources."""
+    client = _client(url, api_key)
+    try:
+        if stream:
+            result = None
+            for event, payload in client.chat_stream(question, conversation):
+                if event == "token":
+                    click.echo(payload["text"], nl=False)
+                elif event == "error":
+                    raise click.ClickException(payload["error"]["message"])
+                elif event == "done":
+                    result = payload
+            click.echo()
+        else:
+            result = client.chat(question, conversation)
+            click.echo(result["answer"])
+    except (ApiError, OSError) as exc:
+        raise click.ClickException(str(exc)) from exc
+    for citation in (result or {}).get("citations", []):
+        click.echo(f"[{citation['source']}] {citation['title']} ({citation['document_id']})", err=True)
+    if result:
+        click.echo(f"conversation: {result['conversation_id']}", err=True)

@@ -1,0 +1,69 @@
+"""Domain errors. Services raise these; services/api/errors.py maps them to HTTP in one place."""
+
+from __future__ import annotations
+
+
+class StewardError(Exception):
+    """Base of every error a user may see: a stable machine code and a readable message."""
+
+    code = "internal_error"
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+class NotAuthenticated(StewardError):
+    code = "not_authenticated"
+
+
+class PermissionDenied(StewardError):
+    code = "permission_denied"
+
+
+class DocumentNotFound(StewardError):
+    code = "document_not_found"
+
+
+class ConversationNotFound(StewardError):
+    code = "conversation_not_found"
+
+
+class UnsupportedFormat(StewardError):
+    """The file type is not one Steward can parse."""
+
+    code = "unsupported_media_type"
+
+
+class PayloadTooLarge(StewardError):
+    code = "payload_too_large"
+
+
+class InvalidInput(StewardError):
+    code = "invalid_input"
+
+
+class CorruptDocument(StewardError):
+    """The file claims a supported type but cannot be read; the reason is shown on the document."""
+
+    code = "corrupt_document"
+
+
+class EmptyDocument(StewardError):
+    code = "empty_document"
+
+
+class PolicyViolation(StewardError):
+    code = "policy_violation"
+
+
+class LLMUnavailable(StewardError):
+    code = "llm_unavailable"
+
+    def __init__(self, message: str, retry_after_s: int = 10) -> None:
+        super().__init__(message)
+        self.retry_after_s = retry_after_s
+
+
+class ConfigurationError(StewardError):
+    code = "configuration_error"

@@ -1,0 +1,72 @@
+"""The LLM port: one async OpenAI-compatible client shared by every request (vLLM in both profiles)."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+import httpx
+import openai
+
+from services.core.errors import LLMUnavailable
+from services.core.settings import Settings
+
+
+class LLMClient:
+    """Talks to vLLM over the OpenAI API; maps transport failures to LLMUnavailable."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.model = settings.llm_model
+        self.max_tokens = settings.llm_max_tokens
+        self.temperature = settings.llm_temperature
+        self.base_url = settings.llm_base_url
+        self._client = openai.AsyncOpenAI(
+            base_url=settings.llm_base_url,
+            api_key=settings.llm_api_key.get_secret_value(),
+            timeout=openai.Timeout(settings.llm_timeout_s, connect=5.0),
+            max_retries=0,  # retrying is the gateway's decision, not the SDK's
+        )
+
+    async def complete(self, messages: list[dict[str, str]]) -> str:
+        try:
+            response = await self._client.chat.completions.create(
+                model=self.model,
+                messages=messages,  # type: ignore[arg-type]
+                max_tokens=self.max_tokens,
+                temperature=self.temperature,
+            )
+        except (openai.APIConnectionError, openai.APITimeoutError, openai.InternalServerError) as exc:
+            raise LLMUnavailable(f"the language model is unavailable: {exc}") from exc
+        return (response.choices[0].message.content or "").strip()
+
+    async def stream(self, messages: list[dict[str, str]]) -> AsyncIterator[str]:
+        """Yield text deltas as vLLM produces them; closing the iterator aborts the request upstream."""
+        try:
+            stream = await self._client.chat.completions.create(
+                model=self.model,
+                messages=messages,  # type: ignore[arg-type]
+                max_tokens=self.max_tokens,
+                temperature=self.temperature,
+                stream=True,
+            )
+        except (openai.APIConnectionError, openai.APITimeoutError, openai.InternalServerError) as exc:
+            raise LLMUnavailable(f"the language model is unavailable: {exc}") from exc
+        assert isinstance(stream, openai.AsyncStream)
+        try:
+            async for event in stream:
+                if event.choices and event.choices[0].delta.content:
+                    yield event.choices[0].delta.content
+        except openai.APIError as exc:
+            raise LLMUnavailable(f"the language model stopped mid-answer: {exc}") from exc
+        finally:
+            await stream.close()
+
+    async def healthy(self) -> bool:
+        try:
+            async with httpx.AsyncClient(timeout=2.0) as client:
+                response = await client.get(self.base_url.rstrip("/").removesuffix("/v1") + "/health")
+            return response.status_code == 200
+        except httpx.HTTPError:
+            return False
+
+    async def close(self) -> None:
+        await self._client.close()

