@@ -18,7 +18,8 @@ def register_tasks(app: Celery, runtime: Callable[[], Runtime]) -> None:
     """Bind the ingestion tasks to `app`; `runtime` hands each run the process's shared backends."""
     max_retries = runtime().settings.ingest_max_retries
 
-    @app.task(name=INGEST_DOCUMENT, bind=True, max_retries=max_retries, acks_late=True)
+    # shared=False: each Celery app (one per runtime) gets its own task bound to its own runtime.
+    @app.task(name=INGEST_DOCUMENT, bind=True, max_retries=max_retries, acks_late=True, shared=False)
     def ingest(task: Task, document_id: str) -> str:
         try:
             return ingest_document(runtime(), document_id)

@@ -36,6 +36,8 @@ class InProcessWorker:
     def __init__(self, runtime: Runtime) -> None:
         self.runtime = runtime
         register_tasks(runtime.celery, lambda: runtime)
+        # The thread pool looks tasks up on Celery's process-wide default app; make it ours.
+        runtime.celery.set_default()
         self._controller = WorkController(app=runtime.celery, **_worker_options(runtime))
         self._thread = threading.Thread(target=self._controller.start, name="steward-worker", daemon=True)
 

@@ -34,7 +34,7 @@ class Embedder:
 
         self._model = SentenceTransformer(resolve_model_path(model), device="cpu")
         self.batch_size = batch_size
-        self.dimension = int(self._model.get_sentence_embedding_dimension() or 0)
+        self.dimension = int(self._model.get_embedding_dimension() or 0)
         # torch releases the GIL while encoding; one encode at a time keeps two cores from thrashing.
         self._lock = threading.Lock()
 
