@@ -1,0 +1,56 @@
+"""Settings: profiles fill sensible defaults, secrets are enforced, backends name their valid choices."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from pydantic import ValidationError
+
+from services.core.errors import ConfigurationError
+from services.core.settings import Settings
+from services.core.vectorstore import build_vector_store
+
+
+def test_embedded_profile_uses_local_files(tmp_path: Path) -> None:
+    settings = Settings(data_dir=tmp_path)
+    assert settings.database_url == f"sqlite:///{tmp_path / 'steward.sqlite'}"
+    assert settings.broker_url.startswith("sqla+sqlite:///")
+    assert settings.vector_store == "qdrant_edge"
+
+
+def test_production_profile_uses_servers(tmp_path: Path) -> None:
+    settings = Settings(profile="production", data_dir=tmp_path, vector_store="qdrant")
+    assert settings.database_url.startswith("postgresql")
+    assert settings.broker_url.startswith("redis://")
+
+
+def test_placeholder_admin_key_is_refused_outside_dev() -> None:
+    with pytest.raises(ValidationError, match="placeholder"):
+        Settings(environment="prod")
+    assert Settings(environment="prod", admin_api_key="a-real-secret").environment == "prod"
+
+
+def test_env_vars_and_yaml_file_are_read(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    config = tmp_path / "steward.yaml"
+    config.write_text("top_k: 9\nport: 9000\n")
+    monkeypatch.setenv("STEWARD_CONFIG", str(config))
+    monkeypatch.setenv("STEWARD_PORT", "9100")
+    settings = Settings()
+    assert settings.top_k == 9
+    assert settings.port == 9100  # the environment wins over the file
+
+
+def test_unknown_setting_is_an_error(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    config = tmp_path / "steward.yaml"
+    config.write_text("tpo_k: 9\n")
+    monkeypatch.setenv("STEWARD_CONFIG", str(config))
+    with pytest.raises(ValidationError, match="tpo_k"):
+        Settings()
+
+
+def test_unknown_vector_store_lists_the_valid_choices(tmp_path: Path) -> None:
+    settings = Settings(data_dir=tmp_path)
+    object.__setattr__(settings, "vector_store", "chroma")
+    with pytest.raises(ConfigurationError, match="valid choices: qdrant, qdrant_edge"):
+        build_vector_store(settings)
