@@ -14,7 +14,10 @@ INGEST_QUEUE = "steward.ingest"
 
 def make_celery(settings: Settings) -> Celery:
     """A Celery app for the configured broker; the embedded profile's SQLite broker needs its folder."""
-    transport_options: dict[str, object] = {"polling_interval": settings.broker_poll_interval_s}
+    transport_options: dict[str, object] = {
+        "polling_interval": settings.broker_poll_interval_s,
+        "visibility_timeout": settings.broker_visibility_timeout_s,
+    }
     if settings.broker_url.startswith("sqla+"):
         Path(settings.broker_url.removeprefix("sqla+sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
         # kombu's SQLAlchemy transport hands every transport option to create_engine, which rejects

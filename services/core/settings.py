@@ -74,6 +74,8 @@ class Settings(BaseSettings):
     worker_concurrency: int = 2
     broker_poll_interval_s: float = 0.2
     ingest_max_retries: int = 3
+    # Redis redelivers a job whose worker died after this long; keep it above the longest ingestion.
+    broker_visibility_timeout_s: int = 3600
 
     # Vector store
     vector_store: Literal["qdrant_edge", "qdrant"] = "qdrant_edge"
