@@ -38,6 +38,8 @@ def cli(verbose: bool) -> None:
         level=logging.DEBUG if verbose else logging.INFO,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
+    for chatty in ("httpx", "httpx2", "httpcore"):
+        logging.getLogger(chatty).setLevel(logging.DEBUG if verbose else logging.WARNING)
 
 
 @cli.command()
@@ -175,9 +177,10 @@ def ingest(paths: tuple[Path, ...], groups: str, wait: bool, url: str | None, ap
         except (ApiError, OSError) as exc:
             failures += 1
             tqdm.write(f"{path}: {exc}", file=sys.stderr)
+    uploaded = len(pending)
     if wait:
         failures += _wait_ready(client, pending)
-    click.echo(f"{len(pending)} uploaded, {failures} failed", err=True)
+    click.echo(f"{uploaded} uploaded, {failures} failed", err=True)
     if failures:
         sys.exit(1)
 

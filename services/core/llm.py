@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from typing import Any
 
 import httpx
 import openai
 
 from services.core.errors import LLMUnavailable
+from services.core.prompt import Prompt
 from services.core.settings import Settings
 
 
@@ -26,28 +28,31 @@ class LLMClient:
             max_retries=0,  # retrying is the gateway's decision, not the SDK's
         )
 
-    async def complete(self, messages: list[dict[str, str]]) -> str:
+    def _request(self, prompt: Prompt) -> dict[str, Any]:
+        request: dict[str, Any] = {
+            "model": self.model,
+            "messages": prompt.messages,
+            "max_tokens": self.max_tokens,
+            "temperature": self.temperature,
+        }
+        if prompt.stop:
+            request["stop"] = prompt.stop
+        if prompt.continue_final_message:
+            # vLLM extension: continue the primed assistant message instead of opening a new turn.
+            request["extra_body"] = {"continue_final_message": True, "add_generation_prompt": False}
+        return request
+
+    async def complete(self, prompt: Prompt) -> str:
         try:
-            response = await self._client.chat.completions.create(
-                model=self.model,
-                messages=messages,  # type: ignore[arg-type]
-                max_tokens=self.max_tokens,
-                temperature=self.temperature,
-            )
+            response = await self._client.chat.completions.create(**self._request(prompt))
         except (openai.APIConnectionError, openai.APITimeoutError, openai.InternalServerError) as exc:
             raise LLMUnavailable(f"the language model is unavailable: {exc}") from exc
         return (response.choices[0].message.content or "").strip()
 
-    async def stream(self, messages: list[dict[str, str]]) -> AsyncIterator[str]:
+    async def stream(self, prompt: Prompt) -> AsyncIterator[str]:
         """Yield text deltas as vLLM produces them; closing the iterator aborts the request upstream."""
         try:
-            stream = await self._client.chat.completions.create(
-                model=self.model,
-                messages=messages,  # type: ignore[arg-type]
-                max_tokens=self.max_tokens,
-                temperature=self.temperature,
-                stream=True,
-            )
+            stream = await self._client.chat.completions.create(**self._request(prompt), stream=True)
         except (openai.APIConnectionError, openai.APITimeoutError, openai.InternalServerError) as exc:
             raise LLMUnavailable(f"the language model is unavailable: {exc}") from exc
         assert isinstance(stream, openai.AsyncStream)

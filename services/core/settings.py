@@ -105,6 +105,8 @@ class Settings(BaseSettings):
     llm_kv_cache_gib: int = 2
     llm_max_model_len: int = 4096
     llm_manage_server: bool = True
+    # "base" for the embedded base model (primed answer, one line); "chat" for instruction-tuned models.
+    llm_prompt_style: Literal["chat", "base"] = "base"
 
     # Policies
     policies_dir: Path = Path(__file__).resolve().parents[2] / "policies" / "default"

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import AsyncIterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from fastapi.concurrency import run_in_threadpool
 from sqlalchemy import select
@@ -20,7 +20,7 @@ from services.core.db.session import session_scope
 from services.core.errors import ConversationNotFound, StewardError
 from services.core.llm import LLMClient
 from services.core.policy import PolicyDecision
-from services.core.prompt import PROMPT_VERSION, Turn, build_messages
+from services.core.prompt import PROMPT_VERSION, Prompt, Turn, build_prompt
 from services.core.retrieval import retrieve
 from services.core.runtime import Runtime
 
@@ -38,7 +38,7 @@ class ChatPlan:
     conversation_id: str
     question: str
     citations: list[Citation]
-    messages: list[dict[str, str]] = field(default_factory=list)
+    prompt: Prompt | None = None
     fixed_answer: str | None = None  # a refusal or "I don't know", given without calling the model
     refused: bool = False
 
@@ -70,7 +70,10 @@ def prepare(runtime: Runtime, principal: PrincipalContext, request: ChatRequest)
     if not hits:
         return ChatPlan(conversation_id, request.question, [], fixed_answer=NOT_FOUND_ANSWER)
     return ChatPlan(
-        conversation_id, request.question, citations, messages=build_messages(request.question, hits, history)
+        conversation_id,
+        request.question,
+        citations,
+        prompt=build_prompt(request.question, hits, history, runtime.settings.llm_prompt_style),
     )
 
 
@@ -138,11 +141,11 @@ def _response(plan: ChatPlan, answer: str) -> ChatResponse:
 
 async def answer(runtime: Runtime, llm: LLMClient, principal: PrincipalContext, request: ChatRequest) -> ChatResponse:
     plan = await run_in_threadpool(prepare, runtime, principal, request)
-    if plan.fixed_answer is not None:
-        text = plan.fixed_answer
+    if plan.prompt is None:
+        text = plan.fixed_answer or ""
     else:
         started = time.perf_counter()
-        text = await llm.complete(plan.messages)
+        text = await llm.complete(plan.prompt)
         LLM_TTFT.observe(time.perf_counter() - started)
     await run_in_threadpool(save_turn, runtime, plan, text)
     CHAT_REQUESTS.labels("refused" if plan.refused else "answered").inc()
@@ -161,12 +164,12 @@ async def stream_answer(plan: ChatPlan, runtime: Runtime, llm: LLMClient) -> Asy
     )
     parts: list[str] = []
     try:
-        if plan.fixed_answer is not None:
-            parts.append(plan.fixed_answer)
-            yield sse("token", {"text": plan.fixed_answer})
+        if plan.prompt is None:
+            parts.append(plan.fixed_answer or "")
+            yield sse("token", {"text": plan.fixed_answer or ""})
         else:
             started = time.perf_counter()
-            async for delta in llm.stream(plan.messages):
+            async for delta in llm.stream(plan.prompt):
                 if not parts:
                     LLM_TTFT.observe(time.perf_counter() - started)
                 parts.append(delta)
