@@ -121,11 +121,14 @@ async def one_chat(client: httpx.AsyncClient, question: str, stream: bool) -> tu
         return time.perf_counter() - started, 0.0
     async with client.stream("POST", "/v1/chat", json={"question": question, "stream": True}) as response:
         response.raise_for_status()
+        event = ""
         async for line in response.aiter_lines():
-            if line.startswith("event: token") and not first:
+            if line.startswith("event:"):
+                event = line.removeprefix("event:").strip()
+                if event == "error":
+                    raise RuntimeError("chat stream failed")
+            elif event == "token" and line.startswith("data:") and not first:
                 first = time.perf_counter() - started
-            if line.startswith("event: error"):
-                raise RuntimeError("chat stream failed")
     return time.perf_counter() - started, first
 
 
@@ -141,22 +144,36 @@ async def bench_chat(url: str, concurrency: int, requests: int, stream: bool) ->
         return list(await asyncio.gather(*(guarded(n) for n in range(requests))))
 
 
-async def bench_vllm_direct(base_url: str, requests: int, max_tokens: int) -> list[float]:
-    """Baseline: a prompt of similar size sent straight to vLLM, one at a time."""
-    import openai
+async def bench_vllm_direct(url: str, llm_base_url: str, requests: int, max_tokens: int) -> list[float]:
+    """Baseline: the very prompt Steward would build (same retrieved sources), sent straight to vLLM."""
+    from services.core.llm import LLMClient
+    from services.core.prompt import build_prompt
+    from services.core.settings import Settings
+    from services.core.vectorstore import ScoredChunk
 
-    client = openai.AsyncOpenAI(base_url=base_url, api_key="EMPTY", max_retries=0)
-    context = " ".join(f"Employees follow the travel procedure number {k} of the handbook." for k in range(60))
+    llm = LLMClient(Settings(llm_base_url=llm_base_url, llm_max_tokens=max_tokens))
     timings = []
-    for n in range(requests):
-        started = time.perf_counter()
-        await client.chat.completions.create(
-            model="steward-gemma",
-            messages=[{"role": "system", "content": context}, {"role": "user", "content": QUESTIONS[n % 8]}],
-            max_tokens=max_tokens,
-        )
-        timings.append(time.perf_counter() - started)
-    await client.close()
+    async with httpx.AsyncClient(base_url=url, headers={"Authorization": f"Bearer {ADMIN_KEY}"}) as client:
+        for n in range(requests):
+            question = QUESTIONS[n % len(QUESTIONS)]
+            hits = (await client.post("/v1/search", json={"query": question})).json()["results"]
+            sources = [
+                ScoredChunk(
+                    h["document_id"] + str(h["chunk_index"]),
+                    h["score"],
+                    h["document_id"],
+                    h["chunk_index"],
+                    h["title"],
+                    h["heading"],
+                    h["text"],
+                )
+                for h in hits
+            ]
+            prompt = build_prompt(question, sources, [], "base")
+            started = time.perf_counter()
+            await llm.complete(prompt)
+            timings.append(time.perf_counter() - started)
+    await llm.close()
     return timings
 
 
@@ -203,7 +220,7 @@ def main() -> None:
                 emit(f"chat_p95_ms_c{concurrency}", percentile(totals, 0.95) * 1000)
                 firsts = [f for _, f in asyncio.run(bench_chat(url, concurrency, args.requests, stream=True))]
                 emit(f"ttft_p50_ms_c{concurrency}", statistics.median(firsts) * 1000)
-            direct = asyncio.run(bench_vllm_direct(llm.base_url, args.requests, args.max_tokens))
+            direct = asyncio.run(bench_vllm_direct(url, llm.base_url, args.requests, args.max_tokens))
             direct_p50 = statistics.median(direct) * 1000
             emit("vllm_direct_p50_ms_c1", direct_p50)
             emit("chat_vs_vllm_direct_ratio_c1", chat_p50[1] / direct_p50)

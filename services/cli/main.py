@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import os
+import signal
 import sys
 import time
 from pathlib import Path
@@ -60,6 +61,10 @@ def serve(host: str | None, port: int | None, manage_llm: bool | None) -> None:
     if manage_llm is not None:
         settings.llm_manage_server = manage_llm
     llm_server = _start_llm(settings) if settings.llm_manage_server else None
+    if llm_server is not None:
+        settings.llm_base_url = llm_server.base_url  # the managed server's port wins over the default URL
+    # uvicorn re-raises SIGTERM after its graceful shutdown; turning it into SystemExit lets `finally` stop vLLM.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     try:
         uvicorn.run(create_app(settings), host=settings.host, port=settings.port, log_level="info")
     finally:

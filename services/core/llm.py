@@ -37,9 +37,14 @@ class LLMClient:
         }
         if prompt.stop:
             request["stop"] = prompt.stop
+        extra: dict[str, Any] = {}
         if prompt.continue_final_message:
             # vLLM extension: continue the primed assistant message instead of opening a new turn.
-            request["extra_body"] = {"continue_final_message": True, "add_generation_prompt": False}
+            extra.update(continue_final_message=True, add_generation_prompt=False)
+        if prompt.min_tokens:
+            extra["min_tokens"] = prompt.min_tokens
+        if extra:
+            request["extra_body"] = extra
         return request
 
     async def complete(self, prompt: Prompt) -> str:
@@ -57,9 +62,14 @@ class LLMClient:
             raise LLMUnavailable(f"the language model is unavailable: {exc}") from exc
         assert isinstance(stream, openai.AsyncStream)
         try:
+            started = False
             async for event in stream:
-                if event.choices and event.choices[0].delta.content:
-                    yield event.choices[0].delta.content
+                delta = event.choices[0].delta.content if event.choices else None
+                if not started and delta:
+                    delta = delta.lstrip()  # leading whitespace is never part of an answer
+                if delta:
+                    started = True
+                    yield delta
         except openai.APIError as exc:
             raise LLMUnavailable(f"the language model stopped mid-answer: {exc}") from exc
         finally:

@@ -32,6 +32,7 @@ class Prompt:
     messages: list[dict[str, str]]
     stop: list[str] = field(default_factory=list)
     continue_final_message: bool = False
+    min_tokens: int = 0
 
 
 def build_prompt(
@@ -53,4 +54,5 @@ def build_prompt(
         return Prompt(messages)
     messages.append({"role": "user", "content": f"Question: {question}"})
     messages.append({"role": "assistant", "content": "Answer:"})
-    return Prompt(messages, stop=["\n"], continue_final_message=True)
+    # The base model often opens with a newline; min_tokens keeps that from ending the answer empty.
+    return Prompt(messages, stop=["\n"], continue_final_message=True, min_tokens=2)
