@@ -160,3 +160,18 @@ def test_health_and_metrics(api: TestClient) -> None:
     assert ready.json()["checks"]["llm"].startswith("error")
     metrics = api.get("/metrics")
     assert "steward_http_requests_total" in metrics.text
+
+
+def test_upload_while_the_queue_is_down_is_503_and_keeps_nothing(embedded_api: ClientFactory) -> None:
+    from tests.support.processes import free_port
+
+    api = embedded_api(broker_url=f"redis://127.0.0.1:{free_port()}/0", worker_mode="external")
+    response = upload(api, ADMIN_KEY, "notes.md", make_markdown("Notes", [("A", "Some notes to keep.")]))
+    assert_error(response, 503, "queue_unavailable")
+    assert int(response.headers["Retry-After"]) > 0
+    assert api.get("/v1/documents", headers=auth(ADMIN_KEY)).json()["total"] == 0
+
+
+def test_timestamps_are_utc(api: TestClient) -> None:
+    listing = api.get("/v1/documents", headers=auth(ADMIN_KEY)).json()["documents"]
+    assert listing and all(d["created_at"].endswith("Z") or d["created_at"].endswith("+00:00") for d in listing)

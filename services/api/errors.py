@@ -25,6 +25,7 @@ STATUS_BY_ERROR: dict[type[errors.StewardError], int] = {
     errors.CorruptDocument: 422,
     errors.PolicyViolation: 403,
     errors.LLMUnavailable: 503,
+    errors.QueueUnavailable: 503,
     errors.ConfigurationError: 500,
 }
 
@@ -43,7 +44,7 @@ def _status_for(exc: errors.StewardError) -> int:
 async def _steward_error(_request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, errors.StewardError)
     headers = {"WWW-Authenticate": "Bearer"} if isinstance(exc, errors.NotAuthenticated) else {}
-    if isinstance(exc, errors.LLMUnavailable):
+    if isinstance(exc, errors.LLMUnavailable | errors.QueueUnavailable):
         headers["Retry-After"] = str(exc.retry_after_s)
     return JSONResponse(error_body(exc.code, exc.message), status_code=_status_for(exc), headers=headers)
 

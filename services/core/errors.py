@@ -65,5 +65,12 @@ class LLMUnavailable(StewardError):
         self.retry_after_s = retry_after_s
 
 
+class QueueUnavailable(StewardError):
+    """The ingestion queue cannot take the job; nothing was kept, so the client can simply retry."""
+
+    code = "queue_unavailable"
+    retry_after_s = 10
+
+
 class ConfigurationError(StewardError):
     code = "configuration_error"

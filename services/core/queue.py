@@ -36,6 +36,8 @@ def make_celery(settings: Settings) -> Celery:
         task_serializer="json",
         accept_content=["json"],
         broker_connection_retry_on_startup=True,
+        # An upload waits for the broker at most ~2 s before it is refused with 503, instead of hanging.
+        task_publish_retry_policy={"max_retries": 2, "interval_start": 0.2, "interval_step": 0.5, "interval_max": 1},
         broker_transport_options=transport_options,
         worker_hijack_root_logger=False,
         enable_utc=True,

@@ -11,7 +11,7 @@ from ingestion.formats import CONTENT_TYPES, detect_format
 from services.core import audit
 from services.core.auth import PrincipalContext
 from services.core.db.models import Document, IngestJob
-from services.core.errors import DocumentNotFound, InvalidInput, PayloadTooLarge
+from services.core.errors import DocumentNotFound, InvalidInput, PayloadTooLarge, QueueUnavailable
 from services.core.queue import INGEST_DOCUMENT
 from services.core.runtime import Runtime
 
@@ -76,7 +76,14 @@ def upload(
     )
     # Commit before enqueueing so the worker always finds the row it is told about.
     session.commit()
-    runtime.celery.send_task(INGEST_DOCUMENT, args=[document.id])
+    try:
+        runtime.celery.send_task(INGEST_DOCUMENT, args=[document.id])
+    except Exception as exc:  # kombu raises many transport-specific errors; all mean the same here
+        # Undo the upload rather than leave a document that no worker will ever pick up.
+        session.delete(document)
+        session.commit()
+        runtime.blobs.delete_document(document.id)
+        raise QueueUnavailable(f"the ingestion queue is unavailable ({exc}); nothing was stored, retry later") from exc
     return document, True
 
 
