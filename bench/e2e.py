@@ -146,12 +146,12 @@ async def bench_chat(url: str, concurrency: int, requests: int, stream: bool) ->
 
 async def bench_vllm_direct(url: str, llm_base_url: str, requests: int, max_tokens: int) -> list[float]:
     """Baseline: the very prompt Steward would build (same retrieved sources), sent straight to vLLM."""
-    from services.core.llm import LLMClient
+    from services.core.llm import LLMGateway
     from services.core.prompt import build_prompt
     from services.core.settings import Settings
     from services.core.vectorstore import ScoredChunk
 
-    llm = LLMClient(Settings(llm_base_url=llm_base_url, llm_max_tokens=max_tokens))
+    llm = LLMGateway(Settings(llm_base_url=llm_base_url, llm_max_tokens=max_tokens))
     timings = []
     async with httpx.AsyncClient(base_url=url, headers={"Authorization": f"Bearer {ADMIN_KEY}"}) as client:
         for n in range(requests):

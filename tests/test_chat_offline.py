@@ -71,20 +71,68 @@ def test_someone_elses_conversation_is_404(api: TestClient) -> None:
     assert response.json()["error"]["code"] == "conversation_not_found"
 
 
-def test_unreachable_model_is_503_with_retry_after(api: TestClient) -> None:
+def test_unreachable_model_answers_with_sources_only_when_policy_allows(api: TestClient) -> None:
     response = api.post("/v1/chat", json={"question": "What is the guest Wi-Fi password?"}, headers=auth(ADMIN_KEY))
+    assert response.status_code == 200, response.text
+    body = response.json()
+    assert body["generated"] is False
+    assert body["answered_from_sources"] is True
+    assert "unavailable" in body["answer"] and "tulip42" in body["answer"]
+    assert body["citations"][0]["title"] == "Wi-Fi"
+    runtime = api.app.state.runtime  # type: ignore[attr-defined]
+    with runtime.sessions() as session:
+        event = session.scalars(
+            select(AuditEvent).where(AuditEvent.rule_id == "output.llm-fallback.retrieval-only")
+        ).first()
+    assert event is not None and "connect" in event.reason
+
+
+def test_unreachable_model_streams_the_sources_only_answer(api: TestClient) -> None:
+    body = {"question": "What is the guest Wi-Fi password?", "stream": True}
+    with api.stream("POST", "/v1/chat", json=body, headers=auth(ADMIN_KEY)) as response:
+        text = response.read().decode()
+    assert "event: meta" in text and "event: done" in text
+    assert '"generated": false' in text
+
+
+@pytest.fixture(scope="module")
+def strict_api(embedded_api: ClientFactory, tmp_path_factory: pytest.TempPathFactory) -> TestClient:
+    """A deployment whose policy has no sources-only fallback."""
+    policies = tmp_path_factory.mktemp("policies")
+    (policies / "acl.yaml").write_text("rules:\n  - {id: acl, type: acl}\n")
+    api = embedded_api(policies_dir=policies, llm_breaker_failure_threshold=2, llm_breaker_cooldown_s=60)
+    doc = upload(
+        api, ADMIN_KEY, "wifi.md", make_markdown("Wi-Fi", [("Guests", "The guest Wi-Fi password is tulip42.")])
+    )
+    wait_settled(api, ADMIN_KEY, doc.json()["id"])
+    return api
+
+
+def test_unreachable_model_is_503_with_retry_after(strict_api: TestClient) -> None:
+    response = strict_api.post("/v1/chat", json={"question": "guest Wi-Fi password?"}, headers=auth(ADMIN_KEY))
     assert response.status_code == 503
     assert response.json()["error"]["code"] == "llm_unavailable"
     assert int(response.headers["Retry-After"]) > 0
 
 
-def test_unreachable_model_while_streaming_gives_an_error_event(api: TestClient) -> None:
+def test_unreachable_model_while_streaming_gives_an_error_event(strict_api: TestClient) -> None:
     body = {"question": "What is the guest Wi-Fi password?", "stream": True}
-    with api.stream("POST", "/v1/chat", json=body, headers=auth(ADMIN_KEY)) as response:
+    with strict_api.stream("POST", "/v1/chat", json=body, headers=auth(ADMIN_KEY)) as response:
         text = response.read().decode()
     assert "event: meta" in text
     assert "event: error" in text and "llm_unavailable" in text
     assert "event: done" not in text
+
+
+def test_repeated_failures_open_the_circuit_and_readiness_says_so(strict_api: TestClient) -> None:
+    for _ in range(3):
+        strict_api.post("/v1/chat", json={"question": "guest Wi-Fi password?"}, headers=auth(ADMIN_KEY))
+    response = strict_api.post("/v1/chat", json={"question": "guest Wi-Fi password?"}, headers=auth(ADMIN_KEY))
+    assert response.status_code == 503
+    assert "circuit" in response.json()["error"]["message"]
+    assert 0 < int(response.headers["Retry-After"]) <= 60
+    ready = strict_api.get("/readyz")
+    assert ready.status_code == 503 and "circuit" in ready.json()["checks"]["llm"]
 
 
 @pytest.mark.parametrize(

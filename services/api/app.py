@@ -16,7 +16,7 @@ from services.api.health.router import router as health_router
 from services.api.limits import BodySizeLimit
 from services.api.metrics import MetricsMiddleware
 from services.api.search.router import router as search_router
-from services.core.llm import LLMClient
+from services.core.llm.stack import LLMStack
 from services.core.runtime import Runtime
 from services.core.settings import Settings
 
@@ -25,6 +25,16 @@ log = logging.getLogger(__name__)
 DESCRIPTION = """Steward answers questions from your company's documents, with citations, under your rules.
 
 Authenticate with `Authorization: Bearer <api key>`. Errors are `{"error": {"code": "...", "message": "..."}}`."""
+
+
+def _tokenizer_path(settings: Settings) -> str | None:
+    """The served model's tokenizer: the setting, else the embedded model's build (if one exists)."""
+    if settings.llm_tokenizer:
+        return settings.llm_tokenizer
+    from services.llm.build import built_model_dir
+
+    built = built_model_dir(settings.cache_dir)
+    return str(built) if built else None
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -41,7 +51,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             worker = InProcessWorker(runtime)
             worker.start()
         app.state.runtime = runtime
-        app.state.llm = LLMClient(settings)
+        app.state.llm = await run_in_threadpool(LLMStack.build, settings, _tokenizer_path(settings))
+        app.state.llm.start()
         try:
             yield
         finally:

@@ -9,7 +9,7 @@ from fastapi import Depends, Request
 from sqlalchemy.orm import Session
 
 from services.core.auth import PrincipalContext, authenticate
-from services.core.llm import LLMClient
+from services.core.llm.stack import LLMStack
 from services.core.runtime import Runtime
 
 
@@ -18,8 +18,8 @@ def get_runtime(request: Request) -> Runtime:
     return runtime
 
 
-def get_llm(request: Request) -> LLMClient:
-    llm: LLMClient = request.app.state.llm
+def get_llm(request: Request) -> LLMStack:
+    llm: LLMStack = request.app.state.llm
     return llm
 
 
@@ -50,4 +50,4 @@ def get_principal(request: Request, runtime: Annotated[Runtime, Depends(get_runt
 RuntimeDep = Annotated[Runtime, Depends(get_runtime)]
 SessionDep = Annotated[Session, Depends(get_session)]
 CurrentPrincipal = Annotated[PrincipalContext, Depends(get_principal)]
-LLMDep = Annotated[LLMClient, Depends(get_llm)]
+LLMDep = Annotated[LLMStack, Depends(get_llm)]

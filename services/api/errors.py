@@ -26,6 +26,8 @@ STATUS_BY_ERROR: dict[type[errors.StewardError], int] = {
     errors.PolicyViolation: 403,
     errors.LLMUnavailable: 503,
     errors.QueueUnavailable: 503,
+    errors.LLMRejected: 502,
+    errors.Overloaded: 429,
     errors.ConfigurationError: 500,
 }
 
@@ -44,7 +46,7 @@ def _status_for(exc: errors.StewardError) -> int:
 async def _steward_error(_request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, errors.StewardError)
     headers = {"WWW-Authenticate": "Bearer"} if isinstance(exc, errors.NotAuthenticated) else {}
-    if isinstance(exc, errors.LLMUnavailable | errors.QueueUnavailable):
+    if isinstance(exc, errors.LLMUnavailable | errors.QueueUnavailable | errors.Overloaded):
         headers["Retry-After"] = str(exc.retry_after_s)
     return JSONResponse(error_body(exc.code, exc.message), status_code=_status_for(exc), headers=headers)
 

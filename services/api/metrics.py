@@ -12,11 +12,6 @@ HTTP_LATENCY = Histogram("steward_http_request_seconds", "Time to response heade
 CHAT_REQUESTS = Counter("steward_chat_requests_total", "Chat requests by outcome", ["outcome"])
 DOCUMENTS_UPLOADED = Counter("steward_documents_uploaded_total", "Documents accepted for ingestion")
 POLICY_DECISIONS = Counter("steward_policy_decisions_total", "Policy decisions", ["rule_id", "decision"])
-LLM_TTFT = Histogram(
-    "steward_llm_time_to_first_token_seconds",
-    "Time from request to first generated token",
-    buckets=(0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30, 60),
-)
 
 
 class MetricsMiddleware:

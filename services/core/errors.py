@@ -58,9 +58,28 @@ class PolicyViolation(StewardError):
 
 
 class LLMUnavailable(StewardError):
+    """vLLM cannot answer now; `kind` says why (connect, first_token_timeout, total_timeout, ...)."""
+
     code = "llm_unavailable"
 
-    def __init__(self, message: str, retry_after_s: int = 10) -> None:
+    def __init__(self, message: str, retry_after_s: int = 10, kind: str = "unavailable") -> None:
+        super().__init__(message)
+        self.retry_after_s = retry_after_s
+        self.kind = kind
+
+
+class LLMRejected(StewardError):
+    """vLLM refused the request itself (a bug on our side: budgeting should prevent it)."""
+
+    code = "llm_rejected_request"
+
+
+class Overloaded(StewardError):
+    """Shed to protect the model server; the client should come back after `retry_after_s`."""
+
+    code = "overloaded"
+
+    def __init__(self, message: str, retry_after_s: int = 5) -> None:
         super().__init__(message)
         self.retry_after_s = retry_after_s
 

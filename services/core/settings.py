@@ -99,7 +99,21 @@ class Settings(BaseSettings):
     llm_model: str = "steward-gemma"
     llm_max_tokens: int = 256
     llm_temperature: float = 0.2
-    llm_timeout_s: float = 120.0
+    llm_connect_timeout_s: float = 5.0
+    # CPU prefill of a full 4k-token prompt takes ~7 s, more while queued behind others.
+    llm_first_token_timeout_s: float = 60.0
+    llm_total_timeout_s: float = 300.0
+    llm_connect_retries: int = 2
+    llm_breaker_failure_threshold: int = 3
+    llm_breaker_cooldown_s: float = 15.0
+    # Load-aware admission: batch traffic is shed (429) when vLLM reports either threshold reached.
+    llm_load_poll_interval_s: float = 1.0
+    llm_shed_waiting_requests: float = 8
+    llm_shed_kv_cache_usage: float = 0.90
+    llm_shed_retry_after_s: int = 5
+    # Tokenizer used for budgeting; empty means the embedded model's own.
+    llm_tokenizer: str = ""
+    llm_serving_profile: str = "cpu-gemma3-270m"
     llm_start_timeout_s: float = 600.0
     llm_port: int = 8001
     llm_kv_cache_gib: int = 2

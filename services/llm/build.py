@@ -66,11 +66,21 @@ def _exclusive_lock(path: Path) -> Iterator[None]:
             fcntl.flock(handle, fcntl.LOCK_UN)
 
 
+def model_dir(cache_dir: Path) -> Path:
+    """Where the servable model for the installed packages lives (built or not)."""
+    return Path(cache_dir) / "models" / f"gemma3-270m-{model_key()}"
+
+
+def built_model_dir(cache_dir: Path) -> Path | None:
+    """The servable model directory if a complete build exists, without ever starting one."""
+    target = model_dir(cache_dir)
+    return target if (target / MARKER).is_file() else None
+
+
 def build_servable_model(cache_dir: Path) -> Path:
     """Return a safetensors model directory for vLLM, building it (crash-safe, once) if it is missing."""
-    models_dir = Path(cache_dir) / "models"
-    name = f"gemma3-270m-{model_key()}"
-    target = models_dir / name
+    target = model_dir(cache_dir)
+    models_dir, name = target.parent, target.name
     if (target / MARKER).is_file():
         return target
     models_dir.mkdir(parents=True, exist_ok=True)

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Request, Response
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import StreamingResponse
 
 from services.api.chat import service
 from services.api.chat.schemas import ChatRequest, ChatResponse
 from services.api.deps import CurrentPrincipal, LLMDep, RuntimeDep
+from services.api.disconnect import ClientDisconnected, cancel_on_disconnect
 
 router = APIRouter(prefix="/v1", tags=["chat"])
 
@@ -16,15 +17,23 @@ router = APIRouter(prefix="/v1", tags=["chat"])
 @router.post(
     "/chat",
     response_model=ChatResponse,
-    responses={200: {"content": {"text/event-stream": {}}, "description": "JSON, or SSE when stream=true"}},
+    responses={
+        200: {"content": {"text/event-stream": {}}, "description": "JSON, or SSE when stream=true"},
+        429: {"description": "overloaded: batch traffic is shed while the model server is saturated"},
+        503: {"description": "llm_unavailable (with Retry-After) when no sources-only fallback is allowed"},
+    },
 )
 async def chat(
-    body: ChatRequest, runtime: RuntimeDep, llm: LLMDep, principal: CurrentPrincipal
-) -> ChatResponse | StreamingResponse:
+    body: ChatRequest, request: Request, runtime: RuntimeDep, llm: LLMDep, principal: CurrentPrincipal
+) -> ChatResponse | Response:
     """Answer a question from the documents the caller may read, with numbered citations."""
     if not body.stream:
-        return await service.answer(runtime, llm, principal, body)
-    plan = await run_in_threadpool(service.prepare, runtime, principal, body)
+        try:
+            # A caller that hangs up cancels the generation, so vLLM frees its slot at once.
+            return await cancel_on_disconnect(request, service.answer(runtime, llm, principal, body))
+        except ClientDisconnected:
+            return Response(status_code=499)
+    plan = await run_in_threadpool(service.prepare, runtime, llm, principal, body)
     return StreamingResponse(
         service.stream_answer(plan, runtime, llm),
         media_type="text/event-stream",

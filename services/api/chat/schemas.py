@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Literal
+
 from pydantic import BaseModel, Field, field_validator
 
 
@@ -10,6 +12,11 @@ class ChatRequest(BaseModel):
     conversation_id: str | None = Field(default=None, max_length=36)
     stream: bool = False
     top_k: int = Field(default=5, ge=1, le=20)
+    priority: Literal["interactive", "batch"] | None = Field(
+        default=None,
+        description="batch requests are shed first when the model server is saturated; "
+        "default: batch for app keys, interactive for people",
+    )
 
     @field_validator("question")
     @classmethod
@@ -37,4 +44,5 @@ class ChatResponse(BaseModel):
     citations: list[Citation]
     refused: bool = Field(description="a policy rule answered instead of the model")
     answered_from_sources: bool = Field(description="false when nothing relevant was found and no model ran")
+    generated: bool = Field(description="true when the answer text came from the language model")
     prompt_version: str

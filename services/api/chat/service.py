@@ -1,9 +1,8 @@
-"""Chat: input policy -> ACL-filtered retrieval -> prompt -> LLM -> stored turn, as one flow for JSON and SSE."""
+"""Chat: input policy -> admission -> ACL-filtered retrieval -> budgeted prompt -> LLM -> stored turn."""
 
 from __future__ import annotations
 
 import json
-import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
@@ -12,15 +11,16 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from services.api.chat.schemas import ChatRequest, ChatResponse, Citation
-from services.api.metrics import CHAT_REQUESTS, LLM_TTFT, POLICY_DECISIONS
+from services.api.metrics import CHAT_REQUESTS, POLICY_DECISIONS
 from services.core import audit
 from services.core.auth import PrincipalContext
 from services.core.db.models import Conversation, Message
 from services.core.db.session import session_scope
-from services.core.errors import ConversationNotFound, StewardError
-from services.core.llm import LLMClient
+from services.core.errors import ConversationNotFound, LLMUnavailable, StewardError
+from services.core.llm import Priority, fit_prompt
+from services.core.llm.stack import LLMStack
 from services.core.policy import PolicyDecision
-from services.core.prompt import PROMPT_VERSION, Prompt, Turn, build_prompt
+from services.core.prompt import PROMPT_VERSION, Prompt, Turn
 from services.core.retrieval import retrieve
 from services.core.runtime import Runtime
 
@@ -36,6 +36,7 @@ class ChatPlan:
     """What a chat request will do once policy and retrieval have run; no model call has happened yet."""
 
     conversation_id: str
+    principal_id: str
     question: str
     citations: list[Citation]
     prompt: Prompt | None = None
@@ -43,19 +44,48 @@ class ChatPlan:
     refused: bool = False
 
 
-def prepare(runtime: Runtime, principal: PrincipalContext, request: ChatRequest) -> ChatPlan:
-    """Run the input rule, the retrieval (ACL inside the query) and build the prompt; audit each decision."""
+def priority_of(principal: PrincipalContext, request: ChatRequest) -> Priority:
+    """Applications are batch traffic unless they say otherwise; people are interactive."""
+    if request.priority is not None:
+        return request.priority
+    return "batch" if principal.role == "app" else "interactive"
+
+
+def prepare(runtime: Runtime, llm: LLMStack, principal: PrincipalContext, request: ChatRequest) -> ChatPlan:
+    """Run the input rule, admission, retrieval (ACL inside the query) and budget the prompt; audit each step."""
     with session_scope(runtime.sessions) as session:
         conversation_id = _conversation(session, principal, request.conversation_id)
         history = _history(session, conversation_id)
+        plan = ChatPlan(conversation_id, principal.id, request.question, [])
         refusal = runtime.policy.check_input(request.question)
         if refusal is not None:
-            _audit(session, refusal, principal, conversation_id)
-            return ChatPlan(conversation_id, request.question, [], fixed_answer=refusal.message, refused=True)
-        allowed_groups, acl = runtime.policy.retrieval_filter(principal)
-        hits = retrieve(runtime, request.question, allowed_groups, request.top_k)
-        _audit(session, acl, principal, conversation_id, hits=len(hits))
-    citations = [
+            _audit(session, refusal, plan)
+            plan.fixed_answer, plan.refused = refusal.message, True
+            return plan
+    # Shedding happens before retrieval: a refused request should cost as little as possible.
+    llm.admission.admit(priority_of(principal, request))
+    allowed_groups, acl = runtime.policy.retrieval_filter(principal)
+    hits = retrieve(runtime, request.question, allowed_groups, request.top_k)
+    if not hits:
+        with session_scope(runtime.sessions) as session:
+            _audit(session, acl, plan, hits=0)
+        plan.fixed_answer = NOT_FOUND_ANSWER
+        return plan
+    fitted = fit_prompt(
+        request.question, hits, history, runtime.settings.llm_prompt_style, llm.counter, llm.max_prompt_tokens
+    )
+    with session_scope(runtime.sessions) as session:
+        _audit(
+            session,
+            acl,
+            plan,
+            hits=len(hits),
+            prompt_tokens=fitted.prompt_tokens,
+            sources_dropped=fitted.sources_dropped,
+            history_turns_dropped=fitted.history_turns_dropped,
+        )
+    plan.prompt = fitted.prompt
+    plan.citations = [
         Citation(
             source=n,
             document_id=h.document_id,
@@ -65,32 +95,15 @@ def prepare(runtime: Runtime, principal: PrincipalContext, request: ChatRequest)
             score=round(h.score, 6),
             text=h.text,
         )
-        for n, h in enumerate(hits, start=1)
+        for n, h in enumerate(fitted.sources, start=1)
     ]
-    if not hits:
-        return ChatPlan(conversation_id, request.question, [], fixed_answer=NOT_FOUND_ANSWER)
-    return ChatPlan(
-        conversation_id,
-        request.question,
-        citations,
-        prompt=build_prompt(request.question, hits, history, runtime.settings.llm_prompt_style),
-    )
+    return plan
 
 
-def _audit(
-    session: Session,
-    decision: PolicyDecision,
-    principal: PrincipalContext,
-    conversation_id: str,
-    **extra: object,
-) -> None:
+def _audit(session: Session, decision: PolicyDecision, plan: ChatPlan, **extra: object) -> None:
     POLICY_DECISIONS.labels(decision.rule_id, decision.decision).inc()
-    audit.record_decision(
-        session,
-        decision,
-        principal.id,
-        {"conversation_id": conversation_id, "prompt_version": PROMPT_VERSION, **extra},
-    )
+    details = {"conversation_id": plan.conversation_id, "prompt_version": PROMPT_VERSION, **extra}
+    audit.record_decision(session, decision, plan.principal_id, details)
 
 
 def _conversation(session: Session, principal: PrincipalContext, conversation_id: str | None) -> str:
@@ -128,57 +141,86 @@ def save_turn(runtime: Runtime, plan: ChatPlan, answer: str) -> None:
         )
 
 
-def _response(plan: ChatPlan, answer: str) -> ChatResponse:
+def fallback_answer(runtime: Runtime, plan: ChatPlan, error: LLMUnavailable) -> str | None:
+    """A sources-only answer when policy allows it (audited), else None."""
+    decision = runtime.policy.llm_fallback(error.kind)
+    if decision is None or not plan.citations:
+        return None
+    with session_scope(runtime.sessions) as session:
+        _audit(session, decision, plan)
+    listing = "\n".join(f"[{c.source}] {c.title}: {c.text[:300]}" for c in plan.citations)
+    return f"{decision.message}\n{listing}"
+
+
+def _response(plan: ChatPlan, answer: str, generated: bool) -> ChatResponse:
     return ChatResponse(
         conversation_id=plan.conversation_id,
         answer=answer,
         citations=plan.citations,
         refused=plan.refused,
         answered_from_sources=plan.fixed_answer is None,
+        generated=generated,
         prompt_version=PROMPT_VERSION,
     )
 
 
-async def answer(runtime: Runtime, llm: LLMClient, principal: PrincipalContext, request: ChatRequest) -> ChatResponse:
-    plan = await run_in_threadpool(prepare, runtime, principal, request)
+async def answer(runtime: Runtime, llm: LLMStack, principal: PrincipalContext, request: ChatRequest) -> ChatResponse:
+    plan = await run_in_threadpool(prepare, runtime, llm, principal, request)
+    generated = plan.prompt is not None
     if plan.prompt is None:
         text = plan.fixed_answer or ""
     else:
-        started = time.perf_counter()
-        text = await llm.complete(plan.prompt)
-        LLM_TTFT.observe(time.perf_counter() - started)
+        try:
+            text = await llm.gateway.complete(plan.prompt)
+        except LLMUnavailable as exc:
+            fallback = await run_in_threadpool(fallback_answer, runtime, plan, exc)
+            if fallback is None:
+                raise
+            text, generated = fallback, False
     await run_in_threadpool(save_turn, runtime, plan, text)
-    CHAT_REQUESTS.labels("refused" if plan.refused else "answered").inc()
-    return _response(plan, text)
+    CHAT_REQUESTS.labels(_outcome(plan, generated)).inc()
+    return _response(plan, text, generated)
+
+
+def _outcome(plan: ChatPlan, generated: bool) -> str:
+    if plan.refused:
+        return "refused"
+    if plan.prompt is None:
+        return "no_sources"
+    return "answered" if generated else "sources_only"
 
 
 def sse(event: str, payload: object) -> str:
     return f"event: {event}\ndata: {json.dumps(payload)}\n\n"
 
 
-async def stream_answer(plan: ChatPlan, runtime: Runtime, llm: LLMClient) -> AsyncIterator[str]:
+async def stream_answer(plan: ChatPlan, runtime: Runtime, llm: LLMStack) -> AsyncIterator[str]:
     """SSE events: `meta` (conversation, sources), `token`..., then `done` with the whole answer, or `error`."""
-    yield sse(
-        "meta",
-        {"conversation_id": plan.conversation_id, "citations": [c.model_dump() for c in plan.citations]},
-    )
+    yield sse("meta", {"conversation_id": plan.conversation_id, "citations": [c.model_dump() for c in plan.citations]})
     parts: list[str] = []
+    generated = plan.prompt is not None
     try:
         if plan.prompt is None:
             parts.append(plan.fixed_answer or "")
             yield sse("token", {"text": plan.fixed_answer or ""})
         else:
-            started = time.perf_counter()
-            async for delta in llm.stream(plan.prompt):
-                if not parts:
-                    LLM_TTFT.observe(time.perf_counter() - started)
+            async for delta in llm.gateway.stream(plan.prompt):
                 parts.append(delta)
                 yield sse("token", {"text": delta})
+    except LLMUnavailable as exc:
+        # Before any token, a sources-only answer can still be given; after, only a clean error.
+        fallback = None if parts else await run_in_threadpool(fallback_answer, runtime, plan, exc)
+        if fallback is None:
+            CHAT_REQUESTS.labels("error").inc()
+            yield sse("error", {"error": {"code": exc.code, "message": exc.message}})
+            return
+        parts, generated = [fallback], False
+        yield sse("token", {"text": fallback})
     except StewardError as exc:
         CHAT_REQUESTS.labels("error").inc()
         yield sse("error", {"error": {"code": exc.code, "message": exc.message}})
         return
     text = "".join(parts).strip()
     await run_in_threadpool(save_turn, runtime, plan, text)
-    CHAT_REQUESTS.labels("refused" if plan.refused else "answered").inc()
-    yield sse("done", _response(plan, text).model_dump())
+    CHAT_REQUESTS.labels(_outcome(plan, generated)).inc()
+    yield sse("done", _response(plan, text, generated).model_dump())

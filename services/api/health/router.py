@@ -40,7 +40,13 @@ def _backend_checks(runtime: Runtime) -> dict[str, str]:
 async def readyz(runtime: RuntimeDep, llm: LLMDep) -> JSONResponse:
     """Every backend answers: database, vector store and the LLM server. 503 names what is down."""
     checks = await run_in_threadpool(_backend_checks, runtime)
-    checks["llm"] = "ok" if await llm.healthy() else f"error: no healthy LLM server at {llm.base_url}"
+    gateway = llm.gateway
+    if gateway.breaker.state == "open":
+        checks["llm"] = "error: circuit open after repeated failures"
+    elif await gateway.healthy():
+        checks["llm"] = "ok"
+    else:
+        checks["llm"] = f"error: no healthy LLM server at {gateway.base_url}"
     ready = all(value == "ok" for value in checks.values())
     return JSONResponse({"ready": ready, "checks": checks}, status_code=200 if ready else 503)
 

@@ -42,6 +42,13 @@ class PolicyEngine:
                 )
         return None
 
+    def llm_fallback(self, reason: str) -> PolicyDecision | None:
+        """The decision to answer from sources alone while the model is down, if a rule allows it."""
+        rule = self.policy_set.fallback_rule
+        if rule is None:
+            return None
+        return PolicyDecision(rule.id, "output", "allow", f"model unavailable ({reason}); sources only", rule.message)
+
     def retrieval_filter(self, principal: PrincipalContext) -> tuple[list[str] | None, PolicyDecision]:
         """The groups a principal's retrieval is restricted to, and the decision saying so."""
         rule = self.policy_set.acl_rule

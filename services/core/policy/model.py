@@ -48,7 +48,18 @@ class AclRule(BaseModel):
     admins_read_all: bool = True
 
 
-Rule = Annotated[DenyTopicRule | AclRule, Field(discriminator="type")]
+class LLMFallbackRule(BaseModel):
+    """When the model is down, answer with the retrieved sources alone instead of an error."""
+
+    id: str
+    type: Literal["llm_fallback"]
+    stage: Literal["output"] = "output"
+    description: str = ""
+    retrieval_only: bool = True
+    message: str = "The language model is unavailable right now, so here are the passages that seem to answer this:"
+
+
+Rule = Annotated[DenyTopicRule | AclRule | LLMFallbackRule, Field(discriminator="type")]
 _rules_adapter: TypeAdapter[list[Rule]] = TypeAdapter(list[Rule])
 
 
@@ -79,6 +90,13 @@ class PolicySet(BaseModel):
         files = sorted(folder.glob("*.y*ml"))
         texts = [path.read_text() for path in files]
         return cls.from_content(*texts, source=", ".join(str(f) for f in files) or str(folder))
+
+    @property
+    def fallback_rule(self) -> LLMFallbackRule | None:
+        for rule in self.rules:
+            if isinstance(rule, LLMFallbackRule) and rule.retrieval_only:
+                return rule
+        return None
 
     @property
     def acl_rule(self) -> AclRule:
