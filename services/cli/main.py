@@ -12,6 +12,7 @@ from pathlib import Path
 import click
 
 from services.cli.client import ApiError, StewardClient
+from services.cli.llm_commands import llm
 
 DEFAULT_URL = "http://127.0.0.1:8000"
 
@@ -76,6 +77,7 @@ def serve(host: str | None, port: int | None, manage_llm: bool | None) -> None:
 def _start_llm(settings):  # type: ignore[no-untyped-def]
     """Start vLLM in the background: the API comes up at once and answers 503 until the model is ready."""
     from services.llm.build import build_servable_model
+    from services.llm.profiles import get_profile
     from services.llm.server import VLLMServer
 
     model_dir = build_servable_model(settings.cache_dir)
@@ -87,11 +89,15 @@ def _start_llm(settings):  # type: ignore[no-untyped-def]
         max_model_len=settings.llm_max_model_len,
         cache_dir=settings.cache_dir,
         log_path=settings.data_dir / "vllm.log",
+        profile=get_profile(settings.llm_serving_profile),
     )
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     server.start()
     click.echo(f"vLLM starting on port {settings.llm_port} (log: {settings.data_dir / 'vllm.log'})", err=True)
     return server
+
+
+cli.add_command(llm)
 
 
 @cli.command()

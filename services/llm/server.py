@@ -1,4 +1,4 @@
-"""Run vLLM's OpenAI-compatible server on CPU as a child process, and stop it with its whole process group."""
+"""Run vLLM's OpenAI-compatible server as a child process (flags from a serving profile), stop its process group."""
 
 from __future__ import annotations
 
@@ -10,11 +10,14 @@ import subprocess
 import sys
 import time
 from collections import deque
+from dataclasses import replace
 from pathlib import Path
 from types import TracebackType
 from typing import IO
 
 import httpx
+
+from services.llm.profiles import DEFAULT_PROFILE, ServingProfile, get_profile
 
 
 def free_port() -> int:
@@ -25,26 +28,31 @@ def free_port() -> int:
 
 
 class VLLMServer:
-    """One vLLM server process serving a local model directory under a fixed model name."""
+    """One vLLM server process serving a local model directory (or HF id) under a fixed name, per a profile."""
 
     def __init__(
         self,
-        model_dir: Path,
+        model_dir: Path | str,
         port: int,
         *,
         cache_dir: Path,
         served_model_name: str = "steward-gemma",
-        kv_cache_gib: int = 2,
-        max_model_len: int = 4096,
+        kv_cache_gib: int | None = None,
+        max_model_len: int | None = None,
         host: str = "127.0.0.1",
         log_path: Path | None = None,
+        profile: ServingProfile | None = None,
     ) -> None:
+        profile = profile or get_profile(DEFAULT_PROFILE)
+        if max_model_len is not None:
+            profile = replace(profile, max_model_len=max_model_len)
+        self.profile = profile
         self.model_dir = Path(model_dir)
         self.port = port
         self.cache_dir = Path(cache_dir)
         self.served_model_name = served_model_name
-        self.kv_cache_gib = kv_cache_gib
-        self.max_model_len = max_model_len
+        self.kv_cache_gib = kv_cache_gib if kv_cache_gib is not None else profile.cpu_kvcache_gib
+        self.max_model_len = profile.max_model_len
         self.host = host
         self.log_path = Path(log_path) if log_path else self.cache_dir / "logs" / f"vllm-{port}.log"
         self._process: subprocess.Popen[bytes] | None = None
@@ -62,28 +70,24 @@ class VLLMServer:
     def command(self) -> list[str]:
         """argv of the server; `vllm serve` is broken in the CPU wheel, the module entry point works."""
         return [
-            sys.executable, "-m", "vllm.entrypoints.openai.api_server",
-            "--model", str(self.model_dir),
-            "--served-model-name", self.served_model_name,
-            "--host", self.host,
-            "--port", str(self.port),
-            # bf16 falls back to slow kernels on these CPUs; torch.compile costs minutes at every start.
-            "--dtype", "float32",
-            "--enforce-eager",
-            "--max-model-len", str(self.max_model_len),
-            "--enable-prefix-caching",
-            "--disable-uvicorn-access-log",
-        ]  # fmt: skip
+            sys.executable,
+            "-m",
+            "vllm.entrypoints.openai.api_server",
+            *self.profile.vllm_args(
+                model=str(self.model_dir), served_model_name=self.served_model_name, host=self.host, port=self.port
+            ),
+        ]
 
     def env(self) -> dict[str, str]:
         """Environment for the child: offline, no telemetry, every cache inside Steward's cache dir."""
         vllm_cache = self.cache_dir / "vllm"
+        on_cpu = self.profile.device == "cpu"
         return {
             # vLLM keeps one core per worker off the model for its scheduler; on 2 cores that halves decoding
             # (measured 12 -> 16 tok/s for one request, 84 -> 125 tok/s for 8), so use all unless told otherwise.
-            "VLLM_CPU_NUM_OF_RESERVED_CPU": "0",
+            **({"VLLM_CPU_NUM_OF_RESERVED_CPU": "0"} if on_cpu else {}),
             **os.environ,
-            "VLLM_CPU_KVCACHE_SPACE": str(self.kv_cache_gib),
+            **self.profile.cpu_env(self.kv_cache_gib),
             "VLLM_CACHE_ROOT": str(vllm_cache),
             "TORCHINDUCTOR_CACHE_DIR": str(vllm_cache / "torchinductor"),
             "TRITON_CACHE_DIR": str(vllm_cache / "triton"),
