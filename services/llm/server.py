@@ -114,6 +114,11 @@ class VLLMServer:
             start_new_session=True,
         )
 
+    @property
+    def pid(self) -> int | None:
+        """The server's process id (also its process group id)."""
+        return self._process.pid if self._process is not None else None
+
     def is_running(self) -> bool:
         """True while the child process is alive."""
         return self._process is not None and self._process.poll() is None
