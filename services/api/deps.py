@@ -9,6 +9,7 @@ from fastapi import Depends, Request
 from sqlalchemy.orm import Session
 
 from services.core.auth import PrincipalContext, authenticate
+from services.core.db.session import session_scope
 from services.core.llm.stack import LLMStack
 from services.core.runtime import Runtime
 
@@ -25,15 +26,8 @@ def get_llm(request: Request) -> LLMStack:
 
 def get_session(runtime: Annotated[Runtime, Depends(get_runtime)]) -> Iterator[Session]:
     """One session per request, committed when the handler returns normally."""
-    session = runtime.sessions()
-    try:
+    with session_scope(runtime.sessions) as session:
         yield session
-        session.commit()
-    except BaseException:
-        session.rollback()
-        raise
-    finally:
-        session.close()
 
 
 def get_principal(request: Request, runtime: Annotated[Runtime, Depends(get_runtime)]) -> PrincipalContext:

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, Field, field_validator
+from pydantic import BaseModel, Field
+
+from services.api.fields import QueryText
 
 
 class ChatRequest(BaseModel):
-    question: str = Field(min_length=1, max_length=4000)
+    question: QueryText
     conversation_id: str | None = Field(default=None, max_length=36)
     stream: bool = False
     top_k: int = Field(default=5, ge=1, le=20)
@@ -17,13 +19,6 @@ class ChatRequest(BaseModel):
         description="batch requests are shed first when the model server is saturated; "
         "default: batch for app keys, interactive for people",
     )
-
-    @field_validator("question")
-    @classmethod
-    def _not_blank(cls, question: str) -> str:
-        if not question.strip():
-            raise ValueError("question must not be blank")
-        return question.strip()
 
 
 class Citation(BaseModel):
