@@ -6,6 +6,7 @@ import logging
 import os
 import signal
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -94,7 +95,18 @@ def _start_llm(settings):  # type: ignore[no-untyped-def]
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     server.start()
     click.echo(f"vLLM starting on port {settings.llm_port} (log: {settings.data_dir / 'vllm.log'})", err=True)
+    threading.Thread(target=_report_llm_ready, args=(server, settings.llm_start_timeout_s), daemon=True).start()
     return server
+
+
+def _report_llm_ready(server, timeout_s: float) -> None:  # type: ignore[no-untyped-def]
+    """Say when the model is ready to answer (or why it never became so), without holding up the API."""
+    log = logging.getLogger("steward.llm")
+    try:
+        server.wait_ready(timeout_s)
+        log.info("vLLM is ready at %s: chat is available", server.base_url)
+    except RuntimeError as exc:
+        log.error("vLLM did not become ready: %s", exc)
 
 
 cli.add_command(llm)
