@@ -98,7 +98,8 @@ class Settings(BaseSettings):
     llm_api_key: SecretStr = SecretStr("EMPTY")
     llm_model: str = "steward-gemma"
     llm_max_tokens: int = 256
-    llm_temperature: float = 0.2
+    # Greedy by default: answers from documents should be repeatable, not creative.
+    llm_temperature: float = 0.0
     llm_connect_timeout_s: float = 5.0
     # CPU prefill of a full 4k-token prompt takes ~7 s, more while queued behind others.
     llm_first_token_timeout_s: float = 60.0
