@@ -10,6 +10,8 @@ from pathlib import Path
 
 from services.core.errors import ConfigurationError
 
+LOCK_SPAN = 16  # texts encoded per hold of the lock
+
 
 def resolve_model_path(name: str) -> str:
     """A model setting is either a local directory or the name of a package that ships one."""
@@ -35,18 +37,24 @@ class Embedder:
         self._model = SentenceTransformer(resolve_model_path(model), device="cpu")
         self.batch_size = batch_size
         self.dimension = int(self._model.get_embedding_dimension() or 0)
-        # torch releases the GIL while encoding; one encode at a time keeps two cores from thrashing.
+        # One encode at a time: two would thrash two cores, and the fast tokenizer is not thread-safe.
         self._lock = threading.Lock()
 
     def embed(self, texts: Sequence[str]) -> list[list[float]]:
         """Normalised vectors, one per text, in order."""
-        if not texts:
-            return []
-        with self._lock:
-            vectors = self._model.encode(
-                list(texts), batch_size=self.batch_size, normalize_embeddings=True, convert_to_numpy=True
-            )
-        return [vector.tolist() for vector in vectors]
+        vectors: list[list[float]] = []
+        # The lock is released between slices, so a chat query waits for one slice of an ingestion
+        # batch (about half a second on two cores), not for the whole batch.
+        for start in range(0, len(texts), LOCK_SPAN):
+            with self._lock:
+                encoded = self._model.encode(
+                    list(texts[start : start + LOCK_SPAN]),
+                    batch_size=self.batch_size,
+                    normalize_embeddings=True,
+                    convert_to_numpy=True,
+                )
+            vectors.extend(vector.tolist() for vector in encoded)
+        return vectors
 
     def embed_query(self, text: str) -> list[float]:
         return self.embed([text])[0]

@@ -16,12 +16,9 @@ from pathlib import Path
 import httpx
 import psycopg
 
+from services.llm.server import free_port
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
+__all__ = ["ChildProcess", "free_port", "postgres_database", "redis_server", "wait_for_port"]
 
 
 def wait_for_port(port: int, timeout_s: float = 20.0) -> None:

@@ -8,6 +8,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from ingestion.formats import CONTENT_TYPES, detect_format
+from services.api.metrics import DOCUMENTS_UPLOADED
 from services.core import audit
 from services.core.auth import PrincipalContext
 from services.core.db.models import Document, IngestJob
@@ -84,6 +85,7 @@ def upload(
         session.commit()
         runtime.blobs.delete_document(document.id)
         raise QueueUnavailable(f"the ingestion queue is unavailable ({exc}); nothing was stored, retry later") from exc
+    DOCUMENTS_UPLOADED.inc()
     return document, True
 
 
