@@ -11,7 +11,7 @@ export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 export TOKENIZERS_PARALLELISM := false
 
-.PHONY: install system-deps model run test lint typecheck pytest bench clean
+.PHONY: install system-deps model run test lint typecheck pytest bench bench-ingest clean
 
 install: $(STAMP)
 
@@ -48,6 +48,9 @@ test: lint typecheck pytest
 
 bench: model system-deps
 	$(BIN)/python bench/e2e.py
+
+bench-ingest: install
+	$(BIN)/python bench/ingest.py
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache

@@ -10,6 +10,7 @@ import uuid
 from celery.worker import WorkController
 
 from ingestion.tasks import register_tasks
+from services.core.outbox import OutboxSweeper
 from services.core.queue import INGEST_QUEUE
 from services.core.runtime import Runtime
 from services.core.settings import Settings
@@ -40,12 +41,15 @@ class InProcessWorker:
         runtime.celery.set_default()
         self._controller = WorkController(app=runtime.celery, **_worker_options(runtime))
         self._thread = threading.Thread(target=self._controller.start, name="steward-worker", daemon=True)
+        self._sweeper = OutboxSweeper(runtime)
 
     def start(self) -> None:
         self._thread.start()
+        self._sweeper.start()
         log.info("in-process ingestion worker started (%d threads)", self.runtime.settings.worker_concurrency)
 
     def stop(self, timeout_s: float = 30.0) -> None:
+        self._sweeper.stop()
         self._controller.stop(in_sighandler=False)
         self._thread.join(timeout_s)
 
@@ -54,8 +58,11 @@ def run_worker(settings: Settings) -> None:
     """Block running a standalone worker process (production, or the embedded profile without serve)."""
     runtime = Runtime.build(settings)
     register_tasks(runtime.celery, lambda: runtime)
+    sweeper = OutboxSweeper(runtime)
+    sweeper.start()
     try:
         # app.Worker (unlike a bare WorkController) installs SIGTERM/SIGINT handlers for a warm shutdown.
         runtime.celery.Worker(**_worker_options(runtime)).start()
     finally:
+        sweeper.stop()
         runtime.close()

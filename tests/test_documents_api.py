@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 from fastapi.testclient import TestClient
 
@@ -39,15 +41,18 @@ def test_uploaded_pdf_becomes_ready_with_chunks(api: TestClient) -> None:
     assert runtime.vector_store.count(document["id"]) == 2
 
 
-def test_identical_upload_returns_the_existing_document(api: TestClient) -> None:
+def test_identical_reupload_returns_the_existing_document_and_a_renamed_copy_is_its_own(api: TestClient) -> None:
     markdown = make_markdown("Lunch", [("Canteen", "The canteen serves lunch from noon to two.")])
     first = upload(api, ADMIN_KEY, "lunch.md", markdown)
     wait_settled(api, ADMIN_KEY, first.json()["id"])
-    second = upload(api, ADMIN_KEY, "lunch-copy.md", markdown)
+    second = upload(api, ADMIN_KEY, "lunch.md", markdown)
     assert second.status_code == 200
-    assert second.json()["id"] == first.json()["id"]
+    assert (second.json()["id"], second.json()["version"]) == (first.json()["id"], 1)
     runtime = api.app.state.runtime  # type: ignore[attr-defined]
     assert runtime.vector_store.count(first.json()["id"]) == second.json()["chunk_count"]
+    # The document is named by its source (default: the file name); another name is another document.
+    copy = upload(api, ADMIN_KEY, "lunch-copy.md", markdown)
+    assert copy.status_code == 202 and copy.json()["id"] != first.json()["id"]
 
 
 def test_documents_list_and_get_show_status(api: TestClient) -> None:
@@ -162,14 +167,27 @@ def test_health_and_metrics(api: TestClient) -> None:
     assert "steward_http_requests_total" in metrics.text
 
 
-def test_upload_while_the_queue_is_down_is_503_and_keeps_nothing(embedded_api: ClientFactory) -> None:
-    from tests.support.processes import free_port
+def test_upload_while_the_queue_is_down_is_kept_and_published_when_it_returns(
+    embedded_api: ClientFactory, tmp_path: Path
+) -> None:
+    import redis
 
-    api = embedded_api(broker_url=f"redis://127.0.0.1:{free_port()}/0", worker_mode="external")
+    from services.core import outbox
+    from tests.support.processes import free_port, redis_server
+
+    port = free_port()
+    api = embedded_api(broker_url=f"redis://127.0.0.1:{port}/0", worker_mode="external")
     response = upload(api, ADMIN_KEY, "notes.md", make_markdown("Notes", [("A", "Some notes to keep.")]))
-    assert_error(response, 503, "queue_unavailable")
-    assert int(response.headers["Retry-After"]) > 0
-    assert api.get("/v1/documents", headers=auth(ADMIN_KEY)).json()["total"] == 0
+    assert response.status_code == 202  # the job row is the outbox: accepted even though it is not sent yet
+    document = response.json()
+    assert document["status"] == "queued"
+    runtime = api.app.state.runtime  # type: ignore[attr-defined]
+    assert outbox.sweep(runtime) == 0  # still down: nothing sent, nothing lost
+    with redis_server(tmp_path, port) as url:
+        assert outbox.sweep(runtime) == 1
+        queued = redis.Redis.from_url(url).lrange("steward.ingest", 0, -1)
+        assert len(queued) == 1 and document["id"].encode() in queued[0]
+        assert outbox.sweep(runtime) == 0  # published once; not again until it looks lost
 
 
 def test_timestamps_are_utc(api: TestClient) -> None:

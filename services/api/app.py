@@ -10,6 +10,7 @@ from fastapi import FastAPI
 from fastapi.concurrency import run_in_threadpool
 
 from services.api.chat.router import router as chat_router
+from services.api.documents.router import jobs_router
 from services.api.documents.router import router as documents_router
 from services.api.errors import install_error_handlers
 from services.api.health.router import router as health_router
@@ -65,6 +66,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     install_error_handlers(app)
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_upload_bytes + 64 * 1024)
     app.add_middleware(MetricsMiddleware)
-    for router in (health_router, documents_router, search_router, chat_router):
+    for router in (health_router, documents_router, jobs_router, search_router, chat_router):
         app.include_router(router)
     return app

@@ -18,6 +18,7 @@ STATUS_BY_ERROR: dict[type[errors.StewardError], int] = {
     errors.PermissionDenied: 403,
     errors.DocumentNotFound: 404,
     errors.ConversationNotFound: 404,
+    errors.Conflict: 409,
     errors.PayloadTooLarge: 413,
     errors.UnsupportedFormat: 415,
     errors.InvalidInput: 422,

@@ -33,13 +33,39 @@ class StewardClient:
                 raise ApiError(response.status_code, "http_error", response.text[:200]) from None
         return response.json() if response.content else None
 
-    def upload(self, path: Path, groups: list[str], title: str | None = None) -> dict[str, Any]:
+    def upload(
+        self, path: Path, groups: list[str], title: str | None = None, source: str | None = None
+    ) -> dict[str, Any]:
+        """The document; `queued` tells whether this upload started an ingestion (False: unchanged)."""
         data: dict[str, Any] = {"groups": groups}
         if title:
             data["title"] = title
+        if source:
+            data["source"] = source
         with path.open("rb") as handle:
             response = self._http.post("/v1/documents", files={"file": (path.name, handle)}, data=data)
         result: dict[str, Any] = self._check(response)
+        return {**result, "queued": response.status_code == 202}
+
+    def documents(self, status: str | None = None) -> list[dict[str, Any]]:
+        """Every document the key can read (all pages)."""
+        found: list[dict[str, Any]] = []
+        while True:
+            params: dict[str, Any] = {"limit": 500, "offset": len(found)}
+            if status:
+                params["status"] = status
+            page = self._check(self._http.get("/v1/documents", params=params))
+            found.extend(page["documents"])
+            if not page["documents"] or len(found) >= page["total"]:
+                return found
+
+    def jobs(self, status: str | None = None, limit: int = 100) -> list[dict[str, Any]]:
+        params: dict[str, Any] = {"limit": limit, **({"status": status} if status else {})}
+        result: list[dict[str, Any]] = self._check(self._http.get("/v1/admin/jobs", params=params))["jobs"]
+        return result
+
+    def retry(self, document_id: str) -> dict[str, Any]:
+        result: dict[str, Any] = self._check(self._http.post(f"/v1/documents/{document_id}/retry"))
         return result
 
     def document(self, document_id: str) -> dict[str, Any]:

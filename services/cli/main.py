@@ -7,7 +7,6 @@ import os
 import signal
 import sys
 import threading
-import time
 from pathlib import Path
 
 import click
@@ -172,58 +171,68 @@ def model_build() -> None:
 @cli.command()
 @click.argument("paths", nargs=-1, required=True, type=click.Path(exists=True, path_type=Path))
 @click.option("--groups", default="everyone", show_default=True, help="Comma-separated groups allowed to read.")
-@click.option("--wait/--no-wait", default=True, show_default=True, help="Wait until every document is ready.")
+@click.option("--wait/--no-wait", default=True, show_default=True, help="Wait until every document is ingested.")
 @click.option("--url", default=None, help=f"API URL (default $STEWARD_URL or {DEFAULT_URL}).")
 @click.option("--api-key", default=None, help="Admin API key (default $STEWARD_API_KEY).")
 def ingest(paths: tuple[Path, ...], groups: str, wait: bool, url: str | None, api_key: str | None) -> None:
-    """Upload files and folders (recursively) and wait until they are searchable."""
-    from tqdm import tqdm
+    """Upload files and folders (recursively) and wait until they are searchable.
 
+    Each file's source is its path below the folder given (a file given directly: its name), so running
+    the same command again uploads only what changed: new versions re-embed only their changed chunks.
+    """
     from ingestion.formats import SUPPORTED_EXTENSIONS
+    from services.cli.bulk import find_files, run_bulk_ingest
 
-    files = sorted(
-        {
-            f
-            for p in paths
-            for f in ([p] if p.is_file() else p.rglob("*"))
-            if f.is_file() and f.suffix.lower() in SUPPORTED_EXTENSIONS
-        }
-    )
+    files = find_files(paths)
     if not files:
         raise click.ClickException(f"no supported files found (supported: {', '.join(sorted(SUPPORTED_EXTENSIONS))})")
     client = _client(url, api_key)
-    pending: dict[str, Path] = {}
-    failures = 0
-    for path in tqdm(files, desc="uploading", unit="file", file=sys.stderr):
-        try:
-            pending[client.upload(path, groups.split(","))["id"]] = path
-        except (ApiError, OSError) as exc:
-            failures += 1
-            tqdm.write(f"{path}: {exc}", file=sys.stderr)
-    uploaded = len(pending)
-    if wait:
-        failures += _wait_ready(client, pending)
-    click.echo(f"{uploaded} uploaded, {failures} failed", err=True)
-    if failures:
+    try:
+        report = run_bulk_ingest(client, files, [g for g in groups.split(",") if g.strip()], wait)
+    finally:
+        client.close()
+    click.echo(report.summary(), err=True)
+    if report.failures:
         sys.exit(1)
 
 
-def _wait_ready(client: StewardClient, pending: dict[str, Path]) -> int:
-    from tqdm import tqdm
+@cli.group()
+def jobs() -> None:
+    """Ingestion jobs: see why a document failed and retry it."""
 
-    failures = 0
-    with tqdm(total=len(pending), desc="ingesting", unit="doc", file=sys.stderr) as bar:
-        while pending:
-            for document_id, path in list(pending.items()):
-                document = client.document(document_id)
-                if document["status"] in ("ready", "failed"):
-                    del pending[document_id]
-                    bar.update(1)
-                    if document["status"] == "failed":
-                        failures += 1
-                        tqdm.write(f"{path}: failed: {document['error']}", file=sys.stderr)
-            time.sleep(0.5 if pending else 0)
-    return failures
+
+@jobs.command("list")
+@click.option("--status", type=click.Choice(["queued", "running", "retrying", "succeeded", "failed", "superseded"]))
+@click.option("--limit", type=int, default=50, show_default=True)
+@click.option("--url", default=None)
+@click.option("--api-key", default=None)
+def jobs_list(status: str | None, limit: int, url: str | None, api_key: str | None) -> None:
+    """Newest jobs first, e.g. `steward jobs list --status failed`."""
+    client = _client(url, api_key)
+    for job in client.jobs(status, limit):
+        click.echo(
+            f"{job['document_id']}  v{job['version']}  {job['status']:<10} attempts={job['attempts']}  "
+            f"{job['filename']}" + (f"\n    {job['error']}" if job["error"] else "")
+        )
+
+
+@jobs.command("retry")
+@click.argument("document_ids", nargs=-1, required=True)
+@click.option("--url", default=None)
+@click.option("--api-key", default=None)
+def jobs_retry(document_ids: tuple[str, ...], url: str | None, api_key: str | None) -> None:
+    """Queue failed documents again."""
+    client = _client(url, api_key)
+    failed = False
+    for document_id in document_ids:
+        try:
+            document = client.retry(document_id)
+            click.echo(f"{document_id}: queued version {document['version']}")
+        except ApiError as exc:
+            failed = True
+            click.echo(f"{document_id}: {exc}", err=True)
+    if failed:
+        sys.exit(1)
 
 
 @cli.command()

@@ -10,8 +10,6 @@ from pathlib import Path
 
 from services.core.errors import ConfigurationError
 
-LOCK_SPAN = 16  # texts encoded per hold of the lock
-
 
 def resolve_model_path(name: str) -> str:
     """A model setting is either a local directory or the name of a package that ships one."""
@@ -30,7 +28,7 @@ def resolve_model_path(name: str) -> str:
 class Embedder:
     """Wraps a sentence-transformers model; encodes in batches because that is where CPU time goes."""
 
-    def __init__(self, model: str, batch_size: int = 64) -> None:
+    def __init__(self, model: str, batch_size: int = 32) -> None:
         os.environ.setdefault("HF_HUB_OFFLINE", "1")
         from sentence_transformers import SentenceTransformer  # heavy: imported only when built
 
@@ -42,18 +40,22 @@ class Embedder:
 
     def embed(self, texts: Sequence[str]) -> list[list[float]]:
         """Normalised vectors, one per text, in order."""
-        vectors: list[list[float]] = []
-        # The lock is released between slices, so a chat query waits for one slice of an ingestion
-        # batch (about half a second on two cores), not for the whole batch.
-        for start in range(0, len(texts), LOCK_SPAN):
+        # Encode in length order so each forward pass pads little (what SentenceTransformer.encode does
+        # within one call); the lock is released between passes, so a chat query waits for one pass of
+        # an ingestion window, not for the whole window.
+        order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
+        vectors: list[list[float]] = [[] for _ in texts]
+        for start in range(0, len(order), self.batch_size):
+            batch = order[start : start + self.batch_size]
             with self._lock:
                 encoded = self._model.encode(
-                    list(texts[start : start + LOCK_SPAN]),
+                    [texts[i] for i in batch],
                     batch_size=self.batch_size,
                     normalize_embeddings=True,
                     convert_to_numpy=True,
                 )
-            vectors.extend(vector.tolist() for vector in encoded)
+            for i, vector in zip(batch, encoded, strict=True):
+                vectors[i] = vector.tolist()
         return vectors
 
     def embed_query(self, text: str) -> list[float]:

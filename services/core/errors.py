@@ -43,6 +43,12 @@ class InvalidInput(StewardError):
     code = "invalid_input"
 
 
+class Conflict(StewardError):
+    """The request is valid but the resource is not in a state that allows it."""
+
+    code = "conflict"
+
+
 class CorruptDocument(StewardError):
     """The file claims a supported type but cannot be read; the reason is shown on the document."""
 
@@ -93,3 +99,15 @@ class QueueUnavailable(StewardError):
 
 class ConfigurationError(StewardError):
     code = "configuration_error"
+
+
+class EncryptedDocument(CorruptDocument):
+    """The file is protected by a password, so Steward cannot read its text."""
+
+    code = "encrypted_document"
+
+
+class DocumentTooLarge(CorruptDocument):
+    """The file exceeds a parsing limit (pages, cells, unpacked size); the message names the limit."""
+
+    code = "document_too_large"

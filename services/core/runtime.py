@@ -10,6 +10,7 @@ from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from services.core.auth import ensure_bootstrap_admin
+from services.core.batcher import EmbeddingBatcher
 from services.core.db import migrate
 from services.core.db.session import make_engine, make_session_factory, session_scope
 from services.core.embedder import Embedder
@@ -31,6 +32,8 @@ class Runtime:
     sessions: sessionmaker[Session]
     vector_store: VectorStore
     embedder: Embedder
+    # Ingestion's way to the embedder: pools texts of concurrently ingested documents into big windows.
+    embedding_batcher: EmbeddingBatcher
     policy: PolicyEngine
     celery: Celery
     blobs: BlobStore
@@ -55,11 +58,13 @@ class Runtime:
             sessions=sessions,
             vector_store=vector_store,
             embedder=embedder,
+            embedding_batcher=EmbeddingBatcher(embedder, settings.embedding_window),
             policy=policy,
             celery=make_celery(settings),
             blobs=BlobStore(settings.uploads_dir),
         )
 
     def close(self) -> None:
+        self.embedding_batcher.close()
         self.vector_store.close()
         self.engine.dispose()

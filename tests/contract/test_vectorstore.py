@@ -168,6 +168,34 @@ def test_delete_unknown_document_is_a_noop(store: VectorStore) -> None:
     assert store.count() == len(CORPUS)
 
 
+def test_document_points_lists_ids_and_payload_without_text(store: VectorStore) -> None:
+    store.upsert(CORPUS)
+    points = store.document_points("eng-wiki")
+    assert set(points) == {point_id("eng-wiki", i) for i in range(3)}
+    assert points[point_id("eng-wiki", 1)]["chunk_index"] == 1
+    assert points[point_id("eng-wiki", 1)]["groups"] == ["eng"]
+    assert all("text" not in payload for payload in points.values())
+    assert store.document_points("no-such-document") == {}
+
+
+def test_set_payloads_changes_acl_and_position_but_keeps_the_vector(store: VectorStore) -> None:
+    store.upsert(CORPUS)
+    target = point_id("hr-handbook", 0)
+    store.set_payloads({target: {"groups": ["finance"], "chunk_index": 7, "location": {"page": 3}}})
+    assert store.search(axis(0), 8, ["hr"])[0].id != target  # hr lost access inside the query
+    top = store.search(axis(0), 1, ["finance"])[0]
+    assert (top.id, top.chunk_index, top.text, dict(top.location)) == (target, 7, "hr-handbook chunk 0", {"page": 3})
+    assert top.score == pytest.approx(1.0, abs=1e-5)  # same vector as before
+
+
+def test_delete_points_removes_only_those_ids(store: VectorStore) -> None:
+    store.upsert(CORPUS)
+    store.delete_points([point_id("eng-wiki", 0), point_id("eng-wiki", 2), "00000000-0000-0000-0000-000000000000"])
+    assert set(store.document_points("eng-wiki")) == {point_id("eng-wiki", 1)}
+    assert store.count() == len(CORPUS) - 2
+    store.delete_points([])
+
+
 def test_count_per_document(store: VectorStore) -> None:
     assert (store.count("hr-handbook"), store.count("eng-wiki"), store.count("all-hands")) == (3, 3, 2)
     assert store.count("never-ingested") == 0

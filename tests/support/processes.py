@@ -32,12 +32,13 @@ def wait_for_port(port: int, timeout_s: float = 20.0) -> None:
 
 
 @contextmanager
-def redis_server(workdir: Path) -> Iterator[str]:
-    """A throwaway redis-server on a free port; yields its URL."""
+def redis_server(workdir: Path, port: int | None = None) -> Iterator[str]:
+    """A throwaway redis-server (no persistence) on `port` or a free one; yields its URL."""
     binary = shutil.which("redis-server")
     if binary is None:
         raise RuntimeError("redis-server is not installed (apt-get install redis-server)")
-    port = free_port()
+    port = port or free_port()
+    workdir.mkdir(parents=True, exist_ok=True)
     process = subprocess.Popen(
         [binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--dir", str(workdir)],
         stdout=subprocess.DEVNULL,

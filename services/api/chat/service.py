@@ -94,6 +94,7 @@ def prepare(runtime: Runtime, llm: LLMStack, principal: PrincipalContext, reques
             chunk_index=h.chunk_index,
             score=round(h.score, 6),
             text=h.text,
+            location=dict(h.location),
         )
         for n, h in enumerate(fitted.sources, start=1)
     ]

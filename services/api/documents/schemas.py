@@ -7,27 +7,74 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict
 
+DocumentStatus = Literal["queued", "processing", "ready", "failed"]
+JobStatus = Literal["queued", "running", "retrying", "succeeded", "failed", "superseded"]
+
 
 class DocumentOut(BaseModel):
     model_config = ConfigDict(from_attributes=True)
 
     id: str
+    source: str | None
     title: str
     filename: str
     format: str
     content_type: str
     size_bytes: int
     groups: list[str]
-    status: Literal["queued", "processing", "ready", "failed"]
+    status: DocumentStatus
+    stage: Literal["queued", "parsing", "chunking", "embedding", "indexing", "done", "failed"]
     progress: int
+    version: int
+    indexed_version: int
     chunk_count: int
     error: str | None
+    created_by: str | None
+    updated_by: str | None
     created_at: datetime
     updated_at: datetime
 
 
 class DocumentList(BaseModel):
     documents: list[DocumentOut]
+    total: int
+    limit: int
+    offset: int
+
+
+class DocumentVersionOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    version: int
+    filename: str
+    size_bytes: int
+    sha256: str
+    uploaded_by: str | None
+    uploaded_at: datetime
+
+
+class JobOut(BaseModel):
+    """One ingestion job: the failed-jobs view shows why, and how many chunks a version changed."""
+
+    model_config = ConfigDict(from_attributes=True)
+
+    id: str
+    document_id: str
+    filename: str
+    version: int
+    status: JobStatus
+    attempts: int
+    error: str | None
+    chunks_embedded: int
+    chunks_reused: int
+    chunks_removed: int
+    created_at: datetime
+    started_at: datetime | None
+    finished_at: datetime | None
+
+
+class JobList(BaseModel):
+    jobs: list[JobOut]
     total: int
     limit: int
     offset: int

@@ -25,6 +25,7 @@ async def search(body: SearchRequest, runtime: RuntimeDep, principal: CurrentPri
                 chunk_index=h.chunk_index,
                 score=round(h.score, 6),
                 text=h.text,
+                location=dict(h.location),
             )
             for h in hits
         ]

@@ -19,6 +19,9 @@ class SearchHit(BaseModel):
     chunk_index: int
     score: float
     text: str
+    location: dict[str, str | int] = Field(
+        default_factory=dict, description="where in the file: page, slide, sheet or attachment"
+    )
 
 
 class SearchResponse(BaseModel):

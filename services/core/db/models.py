@@ -71,11 +71,13 @@ class ApiKey(Base):
 
 
 class Document(Base):
-    """An uploaded original and where its ingestion stands."""
+    """An uploaded original, its current version, and where ingestion of that version stands."""
 
     __tablename__ = "documents"
 
     id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
+    # The caller's name for the document (a path, a URL); uploading to the same source makes a new version.
+    source: Mapped[str | None] = mapped_column(String(1000), unique=True, index=True, default=None)
     title: Mapped[str] = mapped_column(String(500))
     filename: Mapped[str] = mapped_column(String(500))
     format: Mapped[str] = mapped_column(String(16))
@@ -83,18 +85,43 @@ class Document(Base):
     size_bytes: Mapped[int] = mapped_column(Integer)
     sha256: Mapped[str] = mapped_column(String(64), index=True)
     groups: Mapped[list[str]] = mapped_column(default=list)
-    status: Mapped[str] = mapped_column(String(16), default="queued")  # queued|processing|ready|failed
+    version: Mapped[int] = mapped_column(Integer, default=1)
+    # The version whose chunks are indexed; lags `version` while a new upload is being ingested.
+    indexed_version: Mapped[int] = mapped_column(Integer, default=0)
+    status: Mapped[str] = mapped_column(String(16), default="queued", index=True)  # queued|processing|ready|failed
+    # queued | parsing | chunking | embedding | indexing | done | failed
+    stage: Mapped[str] = mapped_column(String(16), default="queued")
     progress: Mapped[int] = mapped_column(Integer, default=0)  # percent
     chunk_count: Mapped[int] = mapped_column(Integer, default=0)
     error: Mapped[str | None] = mapped_column(Text, default=None)
     storage_path: Mapped[str] = mapped_column(String(1000))
+    # Who is ingesting it right now and until when; an expired lease means that worker died.
+    lease_owner: Mapped[str | None] = mapped_column(String(100), default=None)
+    lease_expires_at: Mapped[datetime | None] = mapped_column(default=None)
     created_by: Mapped[str | None] = mapped_column(String(36), default=None)
+    updated_by: Mapped[str | None] = mapped_column(String(36), default=None)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
 
 
+class DocumentVersion(Base):
+    """One uploaded version of a document: what was uploaded, by whom, when."""
+
+    __tablename__ = "document_versions"
+    __table_args__ = (UniqueConstraint("document_id", "version"),)
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
+    document_id: Mapped[str] = mapped_column(ForeignKey("documents.id", ondelete="CASCADE"), index=True)
+    version: Mapped[int] = mapped_column(Integer)
+    filename: Mapped[str] = mapped_column(String(500))
+    size_bytes: Mapped[int] = mapped_column(Integer)
+    sha256: Mapped[str] = mapped_column(String(64))
+    uploaded_by: Mapped[str | None] = mapped_column(String(36), default=None)
+    uploaded_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
 class Chunk(Base):
-    """A chunk of a ready document; its id is also its vector's point id."""
+    """A chunk of a ready document; its id is also its vector's point id (derived from its content)."""
 
     __tablename__ = "chunks"
     __table_args__ = (UniqueConstraint("document_id", "chunk_index"),)
@@ -105,19 +132,29 @@ class Chunk(Base):
     heading: Mapped[str] = mapped_column(String(500), default="")
     text: Mapped[str] = mapped_column(Text)
     text_hash: Mapped[str] = mapped_column(String(64))
+    # Hash of exactly what was embedded (context prefix + text): equal hash, reusable vector.
+    content_hash: Mapped[str] = mapped_column(String(64), default="")
+    location: Mapped[dict[str, Any]] = mapped_column(default=dict)  # page / slide / sheet / attachment
 
 
 class IngestJob(Base):
-    """One attempt history of ingesting a document (a retried job reuses its row)."""
+    """Ingestion of one version of a document; also the outbox a lost queue message is recovered from."""
 
     __tablename__ = "ingest_jobs"
 
     id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
     document_id: Mapped[str] = mapped_column(ForeignKey("documents.id", ondelete="CASCADE"), index=True)
-    status: Mapped[str] = mapped_column(String(16), default="queued")
+    version: Mapped[int] = mapped_column(Integer, default=1)
+    # queued | running | retrying | succeeded | failed | superseded
+    status: Mapped[str] = mapped_column(String(16), default="queued", index=True)
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     error: Mapped[str | None] = mapped_column(Text, default=None)
+    chunks_embedded: Mapped[int] = mapped_column(Integer, default=0)
+    chunks_reused: Mapped[int] = mapped_column(Integer, default=0)
+    chunks_removed: Mapped[int] = mapped_column(Integer, default=0)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    enqueued_at: Mapped[datetime | None] = mapped_column(default=None)
+    started_at: Mapped[datetime | None] = mapped_column(default=None)
     finished_at: Mapped[datetime | None] = mapped_column(default=None)
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -90,9 +91,7 @@ def fit_prompt(
         elif kept_sources and len(kept_sources[0].text) > 200:
             best = kept_sources[0]
             shortened = best.text[: int(len(best.text) * 0.8)]
-            kept_sources[0] = ScoredChunk(
-                best.id, best.score, best.document_id, best.chunk_index, best.title, best.heading, shortened
-            )
+            kept_sources[0] = dataclasses.replace(best, text=shortened)
         else:
             raise InvalidInput(
                 f"the question is too long for the model's context ({tokens} tokens, limit {max_prompt_tokens})"

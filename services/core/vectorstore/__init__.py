@@ -13,6 +13,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "INDEXED_FIELDS",
+    "SUMMARY_FIELDS",
     "ChunkPoint",
     "ScoredChunk",
     "VectorStore",
@@ -24,6 +25,8 @@ __all__ = [
 
 # Keyword payload indexes every adapter creates: ACL filtering and per-document delete/count.
 INDEXED_FIELDS = ("document_id", "groups")
+# Payload fields document_points() returns: everything but the (large) text.
+SUMMARY_FIELDS = ("document_id", "chunk_index", "groups", "title", "heading", "text_hash", "location")
 
 vector_stores: Registry[VectorStore] = Registry("vector store")
 
@@ -38,6 +41,7 @@ def chunk_payload(point: ChunkPoint) -> dict[str, Any]:
         "heading": point.heading,
         "text": point.text,
         "text_hash": point.text_hash,
+        "location": dict(point.location),
     }
 
 
@@ -53,6 +57,7 @@ def scored_chunk(point_id: object, score: float, payload: Mapping[str, Any] | No
         heading=str(p.get("heading", "")),
         text=str(p.get("text", "")),
         groups=tuple(p.get("groups") or ()),
+        location=dict(p.get("location") or {}),
     )
 
 

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import json
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
+from typing import Any
 
 import qdrant_edge as qe
 
 from services.core.errors import ConfigurationError
-from services.core.vectorstore import INDEXED_FIELDS, chunk_payload, scored_chunk
+from services.core.vectorstore import INDEXED_FIELDS, SUMMARY_FIELDS, chunk_payload, scored_chunk
 from services.core.vectorstore.port import ChunkPoint, ScoredChunk
 
 CONFIG_FILE = "edge_config.json"
@@ -87,6 +88,41 @@ class QdrantEdgeStore:
             self._check_open()
             if self._shard is not None:
                 self._shard.update(qe.UpdateOperation.delete_points_by_filter(_document_filter(document_id)))
+
+    def document_points(self, document_id: str) -> dict[str, dict[str, Any]]:
+        """Every stored point of a document: id -> payload without the text."""
+        points: dict[str, dict[str, Any]] = {}
+        offset: Any = None
+        with self._lock:
+            self._check_open()
+            if self._shard is None:
+                return points
+            while True:
+                request = qe.ScrollRequest(
+                    offset=offset,
+                    limit=1000,
+                    filter=_document_filter(document_id),
+                    with_payload=qe.PayloadSelector.Include(list(SUMMARY_FIELDS)),
+                    with_vector=False,
+                )
+                records, offset = self._shard.scroll(request)
+                points.update((str(r.id), dict(r.payload or {})) for r in records)
+                if offset is None:
+                    return points
+
+    def set_payloads(self, updates: Mapping[str, Mapping[str, Any]]) -> None:
+        """Merge payload fields into existing points, by id."""
+        with self._lock:
+            shard = self._require_shard()
+            for point_id, payload in updates.items():
+                shard.update(qe.UpdateOperation.set_payload([point_id], dict(payload)))
+
+    def delete_points(self, ids: Sequence[str]) -> None:
+        """Remove points by id."""
+        if not ids:
+            return
+        with self._lock:
+            self._require_shard().update(qe.UpdateOperation.delete_points(list(ids)))
 
     def count(self, document_id: str | None = None) -> int:
         """Exact number of points, overall or of one document."""

@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import Any, Protocol
 
 
 @dataclass(frozen=True)
 class ChunkPoint:
-    """One embedded chunk as stored: its id is deterministic (document id + chunk index)."""
+    """One embedded chunk as stored: its id is deterministic (document id + content hash + occurrence)."""
 
     id: str
     vector: Sequence[float]
@@ -20,6 +20,7 @@ class ChunkPoint:
     heading: str
     text: str
     text_hash: str
+    location: Mapping[str, Any] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -34,6 +35,7 @@ class ScoredChunk:
     heading: str
     text: str
     groups: tuple[str, ...] = field(default_factory=tuple)
+    location: Mapping[str, Any] = field(default_factory=dict)
 
 
 class VectorStore(Protocol):
@@ -51,6 +53,15 @@ class VectorStore(Protocol):
 
     def delete_document(self, document_id: str) -> None:
         """Remove every point of a document; a no-op when there is none."""
+
+    def document_points(self, document_id: str) -> dict[str, dict[str, Any]]:
+        """Every stored point of a document: id -> payload without the text (for incremental re-indexing)."""
+
+    def set_payloads(self, updates: Mapping[str, Mapping[str, Any]]) -> None:
+        """Merge the given payload fields into existing points, by id; vectors are untouched."""
+
+    def delete_points(self, ids: Sequence[str]) -> None:
+        """Remove points by id; unknown ids are ignored."""
 
     def count(self, document_id: str | None = None) -> int:
         """Exact number of points, overall or of one document."""

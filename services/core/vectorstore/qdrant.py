@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from contextlib import AbstractContextManager, nullcontext
+from typing import Any
 
 from qdrant_client import QdrantClient, models
 
 from services.core.errors import ConfigurationError
-from services.core.vectorstore import INDEXED_FIELDS, chunk_payload, scored_chunk
+from services.core.vectorstore import INDEXED_FIELDS, SUMMARY_FIELDS, chunk_payload, scored_chunk
 from services.core.vectorstore.port import ChunkPoint, ScoredChunk
 
 
@@ -87,6 +88,44 @@ class QdrantServerStore:
                     points_selector=models.FilterSelector(filter=_document_filter(document_id)),
                     wait=True,
                 )
+
+    def document_points(self, document_id: str) -> dict[str, dict[str, Any]]:
+        """Every stored point of a document: id -> payload without the text."""
+        points: dict[str, dict[str, Any]] = {}
+        offset: Any = None
+        with self._lock:
+            if not self._collection_exists():
+                return points
+            while True:
+                records, offset = self._client.scroll(
+                    self.collection,
+                    scroll_filter=_document_filter(document_id),
+                    limit=1000,
+                    offset=offset,
+                    with_payload=list(SUMMARY_FIELDS),
+                    with_vectors=False,
+                )
+                points.update((str(r.id), dict(r.payload or {})) for r in records)
+                if offset is None:
+                    return points
+
+    def set_payloads(self, updates: Mapping[str, Mapping[str, Any]]) -> None:
+        """Merge payload fields into existing points, by id, in one request."""
+        if not updates:
+            return
+        operations: list[models.UpdateOperation] = [
+            models.SetPayloadOperation(set_payload=models.SetPayload(payload=dict(payload), points=[point_id]))
+            for point_id, payload in updates.items()
+        ]
+        with self._lock:
+            self._client.batch_update_points(self.collection, operations, wait=True)
+
+    def delete_points(self, ids: Sequence[str]) -> None:
+        """Remove points by id."""
+        if not ids:
+            return
+        with self._lock:
+            self._client.delete(self.collection, points_selector=models.PointIdsList(points=list(ids)), wait=True)
 
     def count(self, document_id: str | None = None) -> int:
         """Exact number of points, overall or of one document."""

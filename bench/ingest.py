@@ -1,0 +1,194 @@
+"""Ingestion throughput against the embedder's own ceiling, measured in one run.
+
+Generates a corpus of mixed-format documents (Markdown, text, HTML, DOCX, PDF, PPTX, XLSX, CSV, EML), queues
+them all, then times the real path — Celery worker threads on the embedded profile (SQLite broker,
+Qdrant Edge): parse, chunk, embed, index, commit — until every document is ready. The baseline is a plain
+`SentenceTransformer.encode` of exactly the same passages, measured right before each pipeline run so
+the ratio survives a noisy, shared machine. Prints one `name=value` per line.
+
+    python bench/ingest.py [--docs 300]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import random
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+
+from fastapi.testclient import TestClient
+from sqlalchemy import select
+
+from ingestion.pipeline import embedding_text
+from ingestion.worker import InProcessWorker
+from services.api.app import create_app
+from services.core.db.models import Chunk, Document
+from services.core.db.session import session_scope
+from services.core.settings import Settings
+from tests.fixtures.documents import (
+    make_csv,
+    make_docx,
+    make_eml,
+    make_html,
+    make_markdown,
+    make_pdf,
+    make_pptx,
+    make_text,
+    make_xlsx,
+)
+
+ADMIN_KEY = "stw_bench_admin_key"
+TOPICS = ["parking", "travel", "holidays", "expenses", "security", "canteen", "laptops", "onboarding", "payroll"]
+VERBS = ["requires", "allows", "forbids", "documents", "explains", "limits", "extends", "replaces"]
+OBJECTS = [
+    "approval by a manager",
+    "a signed form",
+    "two weeks notice",
+    "a ticket in the service desk",
+    "the annual budget",
+    "badge access",
+    "a receipt",
+    "the quarterly review",
+]
+
+
+def sentence(rng: random.Random, topic: str) -> str:
+    return (
+        f"The {topic} rule {rng.randint(1, 99)} {rng.choice(VERBS)} {rng.choice(OBJECTS)} "
+        f"for staff in building {rng.choice('ABCDEFG')}{rng.randint(1, 9)}."
+    )
+
+
+def paragraph(rng: random.Random, topic: str, sentences: int) -> str:
+    return " ".join(sentence(rng, topic) for _ in range(sentences))
+
+
+def corpus(count: int, seed: int = 7) -> list[tuple[str, bytes]]:
+    """`count` documents over nine formats; sizes vary from a few passages to a few dozen."""
+    rng = random.Random(seed)
+    files: list[tuple[str, bytes]] = []
+    for n in range(count):
+        topic = TOPICS[n % len(TOPICS)]
+        title = f"{topic.title()} handbook {n}"
+        sections = [
+            (f"{topic.title()} part {k}", paragraph(rng, topic, rng.randint(4, 14))) for k in range(rng.randint(2, 8))
+        ]
+        kind = n % 9
+        if kind == 0:
+            files.append((f"{topic}-{n}.md", make_markdown(title, sections)))
+        elif kind == 1:
+            files.append((f"{topic}-{n}.html", make_html(title, sections)))
+        elif kind == 2:
+            files.append((f"{topic}-{n}.docx", make_docx(title, sections)))
+        elif kind == 3:
+            files.append((f"{topic}-{n}.pdf", make_pdf([body for _, body in sections], title=title)))
+        elif kind == 4:
+            files.append((f"{topic}-{n}.txt", make_text("\n\n".join(body for _, body in sections))))
+        elif kind == 5:
+            slides = [(heading, [sentence(rng, topic) for _ in range(4)]) for heading, _ in sections]
+            files.append((f"{topic}-{n}.pptx", make_pptx(slides)))
+        elif kind == 6:
+            rows = [["Item", "Owner", "Rule"]] + [
+                [f"{topic}-{i}", f"team {rng.randint(1, 20)}", sentence(rng, topic)] for i in range(rng.randint(10, 60))
+            ]
+            files.append((f"{topic}-{n}.xlsx", make_xlsx({"Register": rows})))
+        elif kind == 7:
+            rows = [["Code", "Site", "Note"]] + [
+                [f"{topic[:3].upper()}-{i}", rng.choice("ABCDEFG"), sentence(rng, topic)]
+                for i in range(rng.randint(10, 60))
+            ]
+            files.append((f"{topic}-{n}.csv", make_csv(rows)))
+        else:
+            body = "\n\n".join(body for _, body in sections)
+            files.append(
+                (f"{topic}-{n}.eml", make_eml(title, body, [("notes.txt", paragraph(rng, topic, 6).encode())]))
+            )
+    return files
+
+
+def run_pipeline(files: list[tuple[str, bytes]], concurrency: int) -> tuple[float, list[str]]:
+    """Queue every file, then time worker threads until all are ready; returns (seconds, embedded texts)."""
+    with tempfile.TemporaryDirectory(prefix="steward-bench-") as data_dir:
+        settings = Settings(
+            data_dir=Path(data_dir),
+            admin_api_key=ADMIN_KEY,
+            worker_mode="external",  # nothing consumes while the corpus is queued
+            worker_concurrency=concurrency,
+            llm_manage_server=False,
+            broker_poll_interval_s=0.05,
+        )
+        with TestClient(create_app(settings)) as client:
+            for filename, data in files:
+                response = client.post(
+                    "/v1/documents",
+                    headers={"Authorization": f"Bearer {ADMIN_KEY}"},
+                    files={"file": (filename, data)},
+                    data={"groups": "everyone", "source": filename},
+                )
+                assert response.status_code == 202, response.text
+            runtime = client.app.state.runtime  # type: ignore[attr-defined]
+            worker = InProcessWorker(runtime)
+            started = time.perf_counter()
+            worker.start()
+            try:
+                while True:
+                    with session_scope(runtime.sessions) as session:
+                        statuses = list(session.scalars(select(Document.status)))
+                    if all(s in ("ready", "failed") for s in statuses):
+                        break
+                    time.sleep(0.05)
+                elapsed = time.perf_counter() - started
+            finally:
+                worker.stop()
+            with session_scope(runtime.sessions) as session:
+                failed = session.scalars(select(Document.filename).where(Document.status == "failed")).all()
+                if failed:
+                    raise SystemExit(f"{len(failed)} documents failed, e.g. {failed[:3]}")
+                rows = session.execute(
+                    select(Document.title, Chunk).join(Chunk, Chunk.document_id == Document.id)
+                ).all()
+                texts = [embedding_text(title, chunk) for title, chunk in rows]  # type: ignore[arg-type]
+    return elapsed, texts
+
+
+def raw_encode(texts: list[str], batch_size: int) -> float:
+    from sentence_transformers import SentenceTransformer
+
+    from services.core.embedder import resolve_model_path
+
+    model = SentenceTransformer(resolve_model_path(Settings().embedding_model), device="cpu")
+    model.encode(texts[:64], batch_size=batch_size)  # warm-up, as the pipeline's model is warm too
+    started = time.perf_counter()
+    model.encode(texts, batch_size=batch_size, normalize_embeddings=True, convert_to_numpy=True)
+    return time.perf_counter() - started
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--docs", type=int, default=300)
+    args = parser.parse_args()
+    files = corpus(args.docs)
+    batch_size = Settings().embedding_batch_size
+    print(f"documents={len(files)}")
+    print(f"formats={len({name.rsplit('.', 1)[1] for name, _ in files})}")
+    for workers, prefix in ((1, "pipeline"), (2, "pipeline_2w")):
+        seconds, texts = run_pipeline(files, workers)
+        raw_s = raw_encode(texts, batch_size)
+        passages = len(texts)
+        print(f"{prefix}_passages={passages}")
+        print(f"{prefix}_seconds={seconds:.2f}")
+        print(f"{prefix}_passages_per_s={passages / seconds:.1f}")
+        print(f"{'raw_encode' if workers == 1 else 'raw_encode_2w'}_passages_per_s={passages / raw_s:.1f}")
+        print(f"{prefix}_vs_encode_ratio={raw_s / seconds:.3f}")
+        sys.stdout.flush()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,130 @@
+"""Exclusive, expiring ownership of a document while one worker ingests it.
+
+Claiming is a compare-and-set on the document row, so two workers handed the same document (a redelivered
+message, a swept duplicate) never both write its vectors: the second finds the lease taken and leaves.
+A worker renews the lease as it makes progress; a lease left to expire means its worker died.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import or_, select, update
+from sqlalchemy.orm import Session
+
+from services.core.db.models import Document, IngestJob, utcnow
+from services.core.db.session import rows_affected, session_scope
+from services.core.runtime import Runtime
+
+
+class LeaseLost(Exception):
+    """Another worker took the document over (ours expired); stop without touching it further."""
+
+
+@dataclass(frozen=True)
+class Claim:
+    """What a worker needs to ingest the version it claimed."""
+
+    document_id: str
+    owner: str
+    version: int
+    indexed_version: int
+    storage_path: str
+    format: str
+    filename: str
+    title: str
+    groups: tuple[str, ...]
+
+
+def lease_until(runtime: Runtime) -> datetime:
+    return utcnow() + timedelta(seconds=runtime.settings.ingest_lease_s)
+
+
+def claim(runtime: Runtime, document_id: str, owner: str) -> Claim | str:
+    """Take the document for `owner`, or say why not: "deleted", "up_to_date" or "busy"."""
+    with session_scope(runtime.sessions) as session:
+        document = session.get(Document, document_id)
+        if document is None:
+            return "deleted"
+        if document.status == "ready" and document.indexed_version == document.version:
+            return "up_to_date"  # a redelivered or duplicated message for finished work
+        now = utcnow()
+        taken = rows_affected(
+            session.execute(
+                update(Document)
+                .where(
+                    Document.id == document_id,
+                    or_(Document.lease_owner.is_(None), Document.lease_owner == owner, Document.lease_expires_at < now),
+                )
+                .values(
+                    lease_owner=owner,
+                    lease_expires_at=lease_until(runtime),
+                    status="processing",
+                    stage="parsing",
+                    progress=1,
+                    error=None,
+                )
+                .execution_options(synchronize_session=False)
+            )
+        )
+        if not taken:
+            return "busy"
+        session.refresh(document)
+        job = current_job(session, document_id, document.version)
+        job.status, job.attempts, job.started_at, job.error = "running", job.attempts + 1, now, None
+        return Claim(
+            document_id=document_id,
+            owner=owner,
+            version=document.version,
+            indexed_version=document.indexed_version,
+            storage_path=document.storage_path,
+            format=document.format,
+            filename=document.filename,
+            title=document.title,
+            groups=tuple(document.groups),
+        )
+
+
+def renew(runtime: Runtime, claim: Claim, stage: str, progress: int) -> None:
+    """Extend the lease and publish progress; raises LeaseLost when the document is no longer ours."""
+    with session_scope(runtime.sessions) as session:
+        held = rows_affected(
+            session.execute(
+                update(Document)
+                .where(Document.id == claim.document_id, Document.lease_owner == claim.owner)
+                .values(lease_expires_at=lease_until(runtime), stage=stage, progress=min(max(progress, 1), 99))
+                .execution_options(synchronize_session=False)
+            )
+        )
+    if not held:
+        raise LeaseLost(claim.document_id)
+
+
+def hold(session: Session, claim: Claim) -> Document:
+    """Inside a caller's transaction: the document row, locked, if the lease is still ours."""
+    document = session.scalar(
+        select(Document).where(Document.id == claim.document_id, Document.lease_owner == claim.owner).with_for_update()
+    )
+    if document is None:
+        raise LeaseLost(claim.document_id)
+    return document
+
+
+def release(session: Session, document: Document) -> None:
+    document.lease_owner, document.lease_expires_at = None, None
+
+
+def current_job(session: Session, document_id: str, version: int) -> IngestJob:
+    """The newest job for this version of the document (made here for documents that predate jobs)."""
+    job = session.scalar(
+        select(IngestJob)
+        .where(IngestJob.document_id == document_id, IngestJob.version == version)
+        .order_by(IngestJob.created_at.desc())
+        .limit(1)
+    )
+    if job is None:
+        job = IngestJob(document_id=document_id, version=version)
+        session.add(job)
+        session.flush()
+    return job
