@@ -7,7 +7,8 @@ A worker renews the lease as it makes progress; a lease left to expire means its
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import time
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from sqlalchemy import or_, select, update
@@ -22,7 +23,12 @@ class LeaseLost(Exception):
     """Another worker took the document over (ours expired); stop without touching it further."""
 
 
-@dataclass(frozen=True)
+# Progress and lease renewals are written at most this often, unless forced: a small document finishes
+# in a fraction of a second and would otherwise spend more time on bookkeeping commits than on parsing.
+RENEW_EVERY_S = 1.0
+
+
+@dataclass
 class Claim:
     """What a worker needs to ingest the version it claimed."""
 
@@ -35,6 +41,7 @@ class Claim:
     filename: str
     title: str
     groups: tuple[str, ...]
+    renewed_at: float = field(default_factory=time.monotonic)
 
 
 def lease_until(runtime: Runtime) -> datetime:
@@ -86,8 +93,14 @@ def claim(runtime: Runtime, document_id: str, owner: str) -> Claim | str:
         )
 
 
-def renew(runtime: Runtime, claim: Claim, stage: str, progress: int) -> None:
-    """Extend the lease and publish progress; raises LeaseLost when the document is no longer ours."""
+def renew(runtime: Runtime, claim: Claim, stage: str, progress: int, force: bool = False) -> None:
+    """Extend the lease and publish progress; raises LeaseLost when the document is no longer ours.
+
+    Without `force`, a renewal within RENEW_EVERY_S of the last is skipped; force it before any step that
+    must not run on a lost lease (deleting vectors)."""
+    if not force and time.monotonic() - claim.renewed_at < RENEW_EVERY_S:
+        return
+    claim.renewed_at = time.monotonic()
     with session_scope(runtime.sessions) as session:
         held = rows_affected(
             session.execute(

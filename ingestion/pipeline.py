@@ -9,20 +9,21 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import threading
 import uuid
 from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import delete, select
+from sqlalchemy import delete, insert, select
 
 from ingestion import lease
 from ingestion.chunker import Chunk as TextChunk
-from ingestion.chunker import chunk_document, embedding_prefix
+from ingestion.chunker import embedding_prefix
 from ingestion.lease import Claim, LeaseLost
-from ingestion.parsers import ParseLimits, parse_document
-from ingestion.tokens import TokenCounter
+from ingestion.parsers import ParseLimits
+from ingestion.preparation import PreparationRequest, Preparer
 from services.core.db.models import Chunk, utcnow
 from services.core.db.session import session_scope
 from services.core.errors import StewardError
@@ -36,6 +37,26 @@ POINT_NAMESPACE = uuid.UUID("6f1c1d9e-8d4b-4a44-9a64-3f8f5a2b7c10")
 EMBED_SLICE = 64
 # Where each stage starts on the progress bar (embedding fills the span up to indexing).
 PROGRESS = {"parsing": 2, "chunking": 10, "embedding": 15, "indexing": 92}
+
+
+_preparers: dict[int, Preparer] = {}
+_preparers_lock = threading.Lock()
+
+
+def preparer(runtime: Runtime) -> Preparer:
+    """The runtime's parsing process pool, made on first use (only worker processes need one)."""
+    with _preparers_lock:
+        if id(runtime) not in _preparers:
+            settings = runtime.settings
+            _preparers[id(runtime)] = Preparer(settings.ingest_parse_processes, settings.ingest_parse_memory_mb)
+        return _preparers[id(runtime)]
+
+
+def close_preparer(runtime: Runtime) -> None:
+    with _preparers_lock:
+        found = _preparers.pop(id(runtime), None)
+    if found is not None:
+        found.close()
 
 
 def point_id(document_id: str, content_hash: str, occurrence: int) -> str:
@@ -90,23 +111,26 @@ def ingest_document(runtime: Runtime, document_id: str, owner: str) -> Outcome:
 
 def _ingest(runtime: Runtime, claim: Claim) -> Outcome:
     settings = runtime.settings
+    limits = ParseLimits(max_pdf_pages=settings.max_pdf_pages, max_spreadsheet_cells=settings.max_spreadsheet_cells)
     try:
-        parsed = parse_document(
-            runtime.blobs.read(claim.storage_path),
-            claim.format,
-            claim.filename,
-            ParseLimits(max_pdf_pages=settings.max_pdf_pages, max_spreadsheet_cells=settings.max_spreadsheet_cells),
+        request = PreparationRequest(
+            data=runtime.blobs.read(claim.storage_path),
+            format=claim.format,
+            filename=claim.filename,
+            limits=limits,
+            embedding_model=settings.embedding_model,
+            size_tokens=settings.chunk_size_tokens,
+            overlap_tokens=settings.chunk_overlap_tokens,
         )
+        parsed = preparer(runtime).parse(request)
         lease.renew(runtime, claim, "chunking", PROGRESS["chunking"])
-        tokens = TokenCounter.for_model(settings.embedding_model)
-        chunks = chunk_document(parsed, tokens, settings.chunk_size_tokens, settings.chunk_overlap_tokens)
+        chunks = preparer(runtime).chunk(request, parsed)
     except StewardError as exc:
         mark_failed(runtime, claim, exc.message)
         return Outcome("failed")
     except FileNotFoundError:
         mark_failed(runtime, claim, "the uploaded original is missing from storage; upload the file again")
         return Outcome("failed")
-
     title = claim.title or parsed.title
     planned = plan(claim.document_id, title, chunks)
     stored = runtime.vector_store.document_points(claim.document_id)
@@ -122,7 +146,7 @@ def _ingest(runtime: Runtime, claim: Claim) -> Outcome:
     runtime.vector_store.set_payloads(updates)
     _embed(runtime, claim, title, fresh)
 
-    lease.renew(runtime, claim, "indexing", PROGRESS["indexing"])
+    lease.renew(runtime, claim, "indexing", PROGRESS["indexing"], force=True)
     # Vanished chunks go before the commit: a crash in between leaves the document unfinished, and the
     # next attempt (which reuses every stored vector) completes it; never a ready document with extras.
     runtime.vector_store.delete_points(stale)
@@ -184,20 +208,23 @@ def _finish(runtime: Runtime, claim: Claim, title: str, planned: Sequence[Planne
             document.status, document.stage, document.progress = "queued", "queued", 0
             return Outcome("superseded", outcome.embedded, outcome.reused, outcome.removed)
         session.execute(delete(Chunk).where(Chunk.document_id == claim.document_id))
-        session.flush()
-        session.add_all(
-            Chunk(
-                id=p.point_id,
-                document_id=claim.document_id,
-                chunk_index=p.chunk.index,
-                heading=p.chunk.heading[:500],
-                text=p.chunk.text,
-                text_hash=p.chunk.text_hash,
-                content_hash=p.content_hash,
-                location=dict(p.chunk.location),
+        if planned:  # one executemany, not an ORM object per chunk
+            session.execute(
+                insert(Chunk),
+                [
+                    {
+                        "id": p.point_id,
+                        "document_id": claim.document_id,
+                        "chunk_index": p.chunk.index,
+                        "heading": p.chunk.heading[:500],
+                        "text": p.chunk.text,
+                        "text_hash": p.chunk.text_hash,
+                        "content_hash": p.content_hash,
+                        "location": dict(p.chunk.location),
+                    }
+                    for p in planned
+                ],
             )
-            for p in planned
-        )
         document.title = title[:500]
         document.status, document.stage, document.progress = "ready", "done", 100
         document.chunk_count, document.indexed_version, document.error = len(planned), claim.version, None

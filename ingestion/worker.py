@@ -9,9 +9,10 @@ import uuid
 
 from celery.worker import WorkController
 
+from ingestion.pipeline import close_preparer, preparer
 from ingestion.tasks import register_tasks
 from services.core.outbox import OutboxSweeper
-from services.core.queue import INGEST_QUEUE
+from services.core.queue import INGEST_DOCUMENT, INGEST_QUEUE
 from services.core.runtime import Runtime
 from services.core.settings import Settings
 
@@ -36,7 +37,8 @@ class InProcessWorker:
 
     def __init__(self, runtime: Runtime) -> None:
         self.runtime = runtime
-        register_tasks(runtime.celery, lambda: runtime)
+        if INGEST_DOCUMENT not in runtime.celery.tasks:  # a second worker on the same runtime reuses them
+            register_tasks(runtime.celery, lambda: runtime)
         # The thread pool looks tasks up on Celery's process-wide default app; make it ours.
         runtime.celery.set_default()
         self._controller = WorkController(app=runtime.celery, **_worker_options(runtime))
@@ -44,6 +46,7 @@ class InProcessWorker:
         self._sweeper = OutboxSweeper(runtime)
 
     def start(self) -> None:
+        preparer(self.runtime).warm(self.runtime.settings.embedding_model)
         self._thread.start()
         self._sweeper.start()
         log.info("in-process ingestion worker started (%d threads)", self.runtime.settings.worker_concurrency)
@@ -52,12 +55,14 @@ class InProcessWorker:
         self._sweeper.stop()
         self._controller.stop(in_sighandler=False)
         self._thread.join(timeout_s)
+        close_preparer(self.runtime)
 
 
 def run_worker(settings: Settings) -> None:
     """Block running a standalone worker process (production, or the embedded profile without serve)."""
     runtime = Runtime.build(settings)
     register_tasks(runtime.celery, lambda: runtime)
+    preparer(runtime).warm(runtime.settings.embedding_model)
     sweeper = OutboxSweeper(runtime)
     sweeper.start()
     try:
@@ -65,4 +70,5 @@ def run_worker(settings: Settings) -> None:
         runtime.celery.Worker(**_worker_options(runtime)).start()
     finally:
         sweeper.stop()
+        close_preparer(runtime)
         runtime.close()

@@ -149,7 +149,7 @@ def test_a_leased_document_is_left_to_its_owner_and_taken_over_when_the_lease_ex
         session.execute(update(Document).where(Document.id == document["id"]).values(lease_expires_at=expired))
     assert ingest_document(runtime, document["id"], "another-worker").status == "ready"
     with pytest.raises(lease.LeaseLost):
-        lease.renew(runtime, held, "embedding", 50)  # the dead worker, should it wake, touches nothing
+        lease.renew(runtime, held, "embedding", 50, force=True)  # the dead worker, should it wake, touches nothing
     assert stored(runtime, document["id"]) == chunk_rows(runtime, document["id"])
 
 

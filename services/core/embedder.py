@@ -4,11 +4,16 @@ from __future__ import annotations
 
 import importlib
 import os
-import threading
+import queue
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import Any
 
 from services.core.errors import ConfigurationError
+
+# Replicas when the setting says "auto" (0): one per core, but no more than this.
+MAX_AUTO_REPLICAS = 4
 
 
 def resolve_model_path(name: str) -> str:
@@ -26,37 +31,61 @@ def resolve_model_path(name: str) -> str:
 
 
 class Embedder:
-    """Wraps a sentence-transformers model; encodes in batches because that is where CPU time goes."""
+    """Sentence embeddings on the CPU from `replicas` single-threaded copies of one model.
 
-    def __init__(self, model: str, batch_size: int = 32) -> None:
+    Measured here (bench/ingest.py and docs/ingestion.md): two single-threaded encoders side by side beat one
+    encoder spread over two threads, and they keep going when another thread (a request, a parser)
+    takes a core, where a two-thread pass stalls on its descheduled half. Each replica has its own
+    tokenizer, which is not thread-safe, and its own lock.
+    """
+
+    def __init__(self, model: str, batch_size: int = 32, replicas: int = 0) -> None:
         os.environ.setdefault("HF_HUB_OFFLINE", "1")
-        from sentence_transformers import SentenceTransformer  # heavy: imported only when built
+        import torch  # heavy: imported only when built
+        from sentence_transformers import SentenceTransformer
 
-        self._model = SentenceTransformer(resolve_model_path(model), device="cpu")
+        count = replicas or min(os.cpu_count() or 1, MAX_AUTO_REPLICAS)
+        if count > 1:
+            torch.set_num_threads(1)  # one core per replica; together they use them all
+        path = resolve_model_path(model)
+        self._replicas = [SentenceTransformer(path, device="cpu") for _ in range(count)]
+        self._free: queue.Queue[Any] = queue.Queue()
+        for replica in self._replicas:
+            self._free.put(replica)
+        self._passes = ThreadPoolExecutor(max_workers=count, thread_name_prefix="steward-encode")
         self.batch_size = batch_size
-        self.dimension = int(self._model.get_embedding_dimension() or 0)
-        # One encode at a time: two would thrash two cores, and the fast tokenizer is not thread-safe.
-        self._lock = threading.Lock()
+        self.dimension = int(self._replicas[0].get_embedding_dimension() or 0)
+
+    @property
+    def replicas(self) -> int:
+        return len(self._replicas)
 
     def embed(self, texts: Sequence[str]) -> list[list[float]]:
         """Normalised vectors, one per text, in order."""
-        # Encode in length order so each forward pass pads little (what SentenceTransformer.encode does
-        # within one call); the lock is released between passes, so a chat query waits for one pass of
-        # an ingestion window, not for the whole window.
+        # Length order keeps padding low within each pass (what SentenceTransformer.encode does inside one
+        # call). Passes go to whichever replica is free, so a chat query waits for at most one pass of an
+        # ingestion window, never for the whole window.
         order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
+        passes = [order[start : start + self.batch_size] for start in range(0, len(order), self.batch_size)]
         vectors: list[list[float]] = [[] for _ in texts]
-        for start in range(0, len(order), self.batch_size):
-            batch = order[start : start + self.batch_size]
-            with self._lock:
-                encoded = self._model.encode(
-                    [texts[i] for i in batch],
-                    batch_size=self.batch_size,
-                    normalize_embeddings=True,
-                    convert_to_numpy=True,
-                )
+        if len(passes) == 1:
+            results = [self._encode([texts[i] for i in passes[0]])]
+        else:
+            results = list(self._passes.map(lambda batch: self._encode([texts[i] for i in batch]), passes))
+        for batch, encoded in zip(passes, results, strict=True):
             for i, vector in zip(batch, encoded, strict=True):
-                vectors[i] = vector.tolist()
+                vectors[i] = vector
         return vectors
 
     def embed_query(self, text: str) -> list[float]:
         return self.embed([text])[0]
+
+    def _encode(self, batch: list[str]) -> list[list[float]]:
+        replica = self._free.get()
+        try:
+            encoded = replica.encode(
+                batch, batch_size=self.batch_size, normalize_embeddings=True, convert_to_numpy=True
+            )
+        finally:
+            self._free.put(replica)
+        return [vector.tolist() for vector in encoded]

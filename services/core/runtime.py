@@ -48,7 +48,7 @@ class Runtime:
         with session_scope(sessions) as session:
             ensure_bootstrap_admin(session)
         policy = PolicyEngine(PolicySet.from_path(settings.policies_dir))
-        embedder = Embedder(settings.embedding_model, settings.embedding_batch_size)
+        embedder = Embedder(settings.embedding_model, settings.embedding_batch_size, settings.embedding_replicas)
         vector_store = build_vector_store(settings)
         vector_store.ensure_collection(embedder.dimension)
         log.info("runtime ready: profile=%s vector_store=%s", settings.profile, settings.vector_store)

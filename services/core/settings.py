@@ -71,8 +71,9 @@ class Settings(BaseSettings):
     # Queue
     broker_url: str = ""
     worker_mode: Literal["inprocess", "external"] = "inprocess"
-    # Threads per worker: documents in flight at once, so parsing overlaps the embedding of others.
-    worker_concurrency: int = Field(default=4, ge=1, le=64)
+    # Threads per worker: documents in flight at once. They mostly wait for the shared embedder, and the
+    # more of them wait, the bigger (and more efficient) its batches: bench/ingest.py.
+    worker_concurrency: int = Field(default=8, ge=1, le=64)
     broker_poll_interval_s: float = 0.2
     ingest_max_retries: int = 5
     # Transient failures retry after 2, 4, 8 ... seconds, capped here.
@@ -84,6 +85,11 @@ class Settings(BaseSettings):
     # lost, say, to a Redis restart without persistence) is published again. Duplicates are harmless.
     ingest_requeue_after_s: float = Field(default=300.0, gt=0)
     ingest_sweep_interval_s: float = Field(default=30.0, gt=0)
+    # Parsing runs in this many helper processes (0: on the worker threads) under this address-space cap,
+    # so pure-Python parsers never contend with the encoder for the GIL and a hostile file cannot take the
+    # worker's memory.
+    ingest_parse_processes: int = Field(default=1, ge=0, le=32)
+    ingest_parse_memory_mb: int = Field(default=2048, ge=0)
     # Redis redelivers a job whose worker died after this long; keep it above the longest ingestion.
     broker_visibility_timeout_s: int = 3600
 
@@ -98,7 +104,9 @@ class Settings(BaseSettings):
     # Texts per forward pass; ingestion texts from several documents are pooled, sorted by length, then
     # encoded in slices of this size so a chat query never waits for more than one slice.
     embedding_batch_size: int = Field(default=32, ge=1, le=1024)
-    embedding_window: int = Field(default=512, ge=1)
+    embedding_window: int = Field(default=256, ge=1)
+    # Single-threaded copies of the model encoding side by side; 0 means one per core (at most 4).
+    embedding_replicas: int = Field(default=0, ge=0, le=16)
 
     # Chunking and retrieval
     # Sized in the embedding model's tokens, context prefix (title / heading path) included.
