@@ -11,7 +11,7 @@ export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 export TOKENIZERS_PARALLELISM := false
 
-.PHONY: install system-deps model run test lint typecheck pytest bench bench-ingest clean
+.PHONY: install system-deps model run test lint typecheck pytest bench bench-ingest eval clean
 
 install: $(STAMP)
 
@@ -51,6 +51,10 @@ bench: model system-deps
 
 bench-ingest: install
 	$(BIN)/python bench/ingest.py
+
+# Retrieval/refusal evaluation on the bundled question set; the ingested corpus is cached in ~/.cache/steward/eval.
+eval: install
+	$(BIN)/steward eval tests/data/eval/questions.jsonl --out eval-report
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache

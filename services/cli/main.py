@@ -235,6 +235,49 @@ def jobs_retry(document_ids: tuple[str, ...], url: str | None, api_key: str | No
         sys.exit(1)
 
 
+@cli.command("eval")
+@click.argument("dataset", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option(
+    "--corpus",
+    type=click.Path(exists=True, file_okay=False, path_type=Path),
+    help="Corpus folder (default: corpus/ next to DATASET).",
+)
+@click.option("--url", default=None, help="Evaluate a running server (default: the embedded API in this process).")
+@click.option("--api-key", default=None, help="Admin API key for --url (default $STEWARD_API_KEY).")
+@click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=Path("eval-report"), show_default=True)
+@click.option("--modes", default="dense,sparse,hybrid", show_default=True, help="Retrieval modes to compare.")
+@click.option("--generate/--no-generate", default=False, show_default=True, help="Also evaluate answers (needs an LLM)")
+@click.option("--limit", type=click.IntRange(min=1), default=None, help="Only the first N questions.")
+def eval_command(
+    dataset: Path,
+    corpus: Path | None,
+    url: str | None,
+    api_key: str | None,
+    out: Path,
+    modes: str,
+    generate: bool,
+    limit: int | None,
+) -> None:
+    """Measure retrieval (recall, MRR, nDCG per mode), refusals and citations on a labelled DATASET (JSONL).
+
+    Only the public HTTP API is used. Without --url the API runs in this process on a data dir cached under
+    ~/.cache/steward/eval, so a second run reuses the ingested corpus. Headline figures go to stdout as
+    name=value lines; report.md, metrics.json, calibration.csv, per_question.jsonl and chart.png go to --out.
+    """
+    from services.eval.command import run_eval
+    from services.eval.errors import EvalError
+
+    try:
+        outcome = run_eval(
+            dataset, corpus=corpus, url=url, api_key=api_key, out=out, modes=modes, generate=generate, limit=limit
+        )
+    except EvalError as exc:
+        raise click.ClickException(str(exc)) from exc
+    for line in outcome.headline_lines():
+        click.echo(line)
+    click.echo(f"report: {outcome.files['report']}", err=True)
+
+
 @cli.command()
 @click.argument("question")
 @click.option("--conversation", default=None, help="Continue this conversation id.")

@@ -84,7 +84,11 @@ class Embedder:
         replica = self._free.get()
         try:
             encoded = replica.encode(
-                batch, batch_size=self.batch_size, normalize_embeddings=True, convert_to_numpy=True
+                batch,
+                batch_size=self.batch_size,
+                normalize_embeddings=True,
+                convert_to_numpy=True,
+                show_progress_bar=False,
             )
         finally:
             self._free.put(replica)
