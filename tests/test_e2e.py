@@ -208,7 +208,10 @@ def test_cli_ingest_and_ask_against_the_server(stack: Stack, tmp_path: Path) -> 
     env = {**stack.env, "STEWARD_URL": stack.url, "STEWARD_API_KEY": ADMIN_KEY}
     ingest = subprocess.run([STEWARD, "ingest", str(folder)], env=env, capture_output=True, text=True, timeout=180)
     assert ingest.returncode == 0, ingest.stderr
-    assert "1 uploaded, 0 failed" in ingest.stderr
+    assert "1 uploaded, 0 unchanged, 1 ready, 0 failed" in ingest.stderr
+    again = subprocess.run([STEWARD, "ingest", str(folder)], env=env, capture_output=True, text=True, timeout=180)
+    assert again.returncode == 0, again.stderr
+    assert "0 uploaded, 1 unchanged, 0 ready, 0 failed" in again.stderr  # a re-run uploads only what changed
     answer = subprocess.run(
         [STEWARD, "ask", "--no-stream", "When does the canteen serve lunch?"],
         env=env,
