@@ -69,9 +69,9 @@ class Embedder:
         passes = [order[start : start + self.batch_size] for start in range(0, len(order), self.batch_size)]
         vectors: list[list[float]] = [[] for _ in texts]
         if len(passes) == 1:
-            results = [self._encode([texts[i] for i in passes[0]])]
+            results = [self.encode_pass([texts[i] for i in passes[0]])]
         else:
-            results = list(self._passes.map(lambda batch: self._encode([texts[i] for i in batch]), passes))
+            results = list(self._passes.map(lambda batch: self.encode_pass([texts[i] for i in batch]), passes))
         for batch, encoded in zip(passes, results, strict=True):
             for i, vector in zip(batch, encoded, strict=True):
                 vectors[i] = vector
@@ -80,7 +80,8 @@ class Embedder:
     def embed_query(self, text: str) -> list[float]:
         return self.embed([text])[0]
 
-    def _encode(self, batch: list[str]) -> list[list[float]]:
+    def encode_pass(self, batch: list[str]) -> list[list[float]]:
+        """One forward pass on whichever replica is free (blocks until one is)."""
         replica = self._free.get()
         try:
             encoded = replica.encode(

@@ -58,7 +58,7 @@ class Runtime:
             sessions=sessions,
             vector_store=vector_store,
             embedder=embedder,
-            embedding_batcher=EmbeddingBatcher(embedder, settings.embedding_window),
+            embedding_batcher=EmbeddingBatcher(embedder),
             policy=policy,
             celery=make_celery(settings),
             blobs=BlobStore(settings.uploads_dir),

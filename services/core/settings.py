@@ -104,7 +104,6 @@ class Settings(BaseSettings):
     # Texts per forward pass; ingestion texts from several documents are pooled, sorted by length, then
     # encoded in slices of this size so a chat query never waits for more than one slice.
     embedding_batch_size: int = Field(default=32, ge=1, le=1024)
-    embedding_window: int = Field(default=256, ge=1)
     # Single-threaded copies of the model encoding side by side; 0 means one per core (at most 4).
     embedding_replicas: int = Field(default=0, ge=0, le=16)
 
