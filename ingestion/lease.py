@@ -41,6 +41,8 @@ class Claim:
     filename: str
     title: str
     groups: tuple[str, ...]
+    tags: tuple[str, ...] = ()
+    created_at: datetime | None = None
     renewed_at: float = field(default_factory=time.monotonic)
 
 
@@ -90,6 +92,8 @@ def claim(runtime: Runtime, document_id: str, owner: str) -> Claim | str:
             filename=document.filename,
             title=document.title,
             groups=tuple(document.groups),
+            tags=tuple(document.tags or ()),
+            created_at=document.created_at,
         )
 
 

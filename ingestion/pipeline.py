@@ -28,7 +28,8 @@ from services.core.db.models import Chunk, utcnow
 from services.core.db.session import session_scope
 from services.core.errors import StewardError
 from services.core.runtime import Runtime
-from services.core.vectorstore import ChunkPoint
+from services.core.vectorstore import ChunkPoint, SparseVector
+from services.core.vectorstore.plan import epoch_seconds
 
 log = logging.getLogger(__name__)
 
@@ -144,6 +145,7 @@ def _ingest(runtime: Runtime, claim: Claim) -> Outcome:
         p.point_id: payload for p in reused if _differs(stored[p.point_id], payload := _payload(claim, title, p))
     }
     runtime.vector_store.set_payloads(updates)
+    _refresh_sparse(runtime, claim, reused, stored)
     _embed(runtime, claim, title, fresh)
 
     lease.renew(runtime, claim, "indexing", PROGRESS["indexing"], force=True)
@@ -155,13 +157,38 @@ def _ingest(runtime: Runtime, claim: Claim) -> Outcome:
 
 
 def _payload(claim: Claim, title: str, p: PlannedChunk) -> dict[str, Any]:
+    """What describes a chunk besides its vectors; a reused chunk gets whatever of it changed."""
     return {
         "chunk_index": p.chunk.index,
         "groups": list(claim.groups),
         "title": title,
         "heading": p.chunk.heading,
         "location": dict(p.chunk.location),
+        "tags": list(claim.tags),
+        "source_type": claim.format,
+        "created_at": _created_at(claim),
     }
+
+
+def _created_at(claim: Claim) -> float | None:
+    return epoch_seconds(claim.created_at) if claim.created_at is not None else None
+
+
+def _refresh_sparse(
+    runtime: Runtime, claim: Claim, reused: Sequence[PlannedChunk], stored: Mapping[str, Mapping[str, Any]]
+) -> None:
+    """Reused chunks indexed before sparse vectors existed, or by another encoder, get the current one's.
+
+    BM25 needs no model pass (well under a millisecond a chunk), so this is cheap even for a whole document."""
+    encoder = runtime.sparse_encoder
+    vectors: dict[str, SparseVector] = {
+        p.point_id: encoder.encode_document(p.text)
+        for p in reused
+        if stored[p.point_id].get("sparse_model") != encoder.version
+    }
+    if vectors:
+        runtime.vector_store.set_sparse_vectors(vectors, encoder.version)
+        log.info("document %s: sparse vectors refreshed for %d reused chunks", claim.document_id, len(vectors))
 
 
 def _differs(stored: Mapping[str, Any], payload: Mapping[str, Any]) -> bool:
@@ -174,6 +201,7 @@ def _embed(runtime: Runtime, claim: Claim, title: str, fresh: Sequence[PlannedCh
     for start in range(0, len(fresh), EMBED_SLICE):
         batch = fresh[start : start + EMBED_SLICE]
         vectors = runtime.embedding_batcher.embed([p.text for p in batch])
+        encoder = runtime.sparse_encoder
         runtime.vector_store.upsert(
             [
                 ChunkPoint(
@@ -187,6 +215,12 @@ def _embed(runtime: Runtime, claim: Claim, title: str, fresh: Sequence[PlannedCh
                     text=p.chunk.text,
                     text_hash=p.chunk.text_hash,
                     location=p.chunk.location,
+                    # Keywords of exactly what was embedded: title and heading path included.
+                    sparse=encoder.encode_document(p.text),
+                    sparse_model=encoder.version,
+                    tags=claim.tags,
+                    source_type=claim.format,
+                    created_at=_created_at(claim),
                 )
                 for p, vector in zip(batch, vectors, strict=True)
             ]

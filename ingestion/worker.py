@@ -15,6 +15,7 @@ from services.core.outbox import OutboxSweeper
 from services.core.queue import INGEST_DOCUMENT, INGEST_QUEUE
 from services.core.runtime import Runtime
 from services.core.settings import Settings
+from services.core.vectorstore.maintenance import IndexOptimizer
 
 log = logging.getLogger(__name__)
 
@@ -44,15 +45,18 @@ class InProcessWorker:
         self._controller = WorkController(app=runtime.celery, **_worker_options(runtime))
         self._thread = threading.Thread(target=self._controller.start, name="steward-worker", daemon=True)
         self._sweeper = OutboxSweeper(runtime)
+        self._optimizer = IndexOptimizer(runtime.vector_store, runtime.settings.index_optimize_interval_s)
 
     def start(self) -> None:
         preparer(self.runtime).warm(self.runtime.settings.embedding_model)
         self._thread.start()
         self._sweeper.start()
+        self._optimizer.start()
         log.info("in-process ingestion worker started (%d threads)", self.runtime.settings.worker_concurrency)
 
     def stop(self, timeout_s: float = 30.0) -> None:
         self._sweeper.stop()
+        self._optimizer.stop()
         self._controller.stop(in_sighandler=False)
         self._thread.join(timeout_s)
         close_preparer(self.runtime)
@@ -65,10 +69,13 @@ def run_worker(settings: Settings) -> None:
     preparer(runtime).warm(runtime.settings.embedding_model)
     sweeper = OutboxSweeper(runtime)
     sweeper.start()
+    optimizer = IndexOptimizer(runtime.vector_store, runtime.settings.index_optimize_interval_s)
+    optimizer.start()
     try:
         # app.Worker (unlike a bare WorkController) installs SIGTERM/SIGINT handlers for a warm shutdown.
         runtime.celery.Worker(**_worker_options(runtime)).start()
     finally:
         sweeper.stop()
+        optimizer.stop()
         close_preparer(runtime)
         runtime.close()

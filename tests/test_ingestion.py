@@ -16,6 +16,7 @@ from ingestion.pipeline import ingest_document
 from services.core.db.models import Chunk, Document
 from services.core.db.session import session_scope
 from services.core.runtime import Runtime
+from services.core.vectorstore import SearchFilters, SearchMode, SearchQuery, SparseVector
 from tests.conftest import ADMIN_KEY, ClientFactory, auth
 from tests.fixtures.documents import make_markdown, make_pdf
 from tests.support.api import issue_key, upload, wait_settled
@@ -247,3 +248,58 @@ def test_a_new_version_that_fails_keeps_the_previous_one_searchable(api: TestCli
     assert "version 2 failed" in after["error"]
     assert runtime.vector_store.count(document["id"]) == document["chunk_count"]
     assert latest_job(api, document["id"])["status"] == "failed"
+
+
+def keyword_hits(runtime: Runtime, text: str, mode: SearchMode = "sparse", **filters: Any) -> list[str]:
+    """Point ids an admin finds for `text` in `mode`, restricted by SearchFilters fields."""
+    query = SearchQuery(
+        limit=50,
+        allowed_groups=None,
+        dense=runtime.embedder.embed_query(text),
+        sparse=runtime.sparse_encoder.encode_query(text),
+        mode=mode,
+        filters=SearchFilters(**filters),
+    )
+    return [hit.id for hit in runtime.vector_store.search(query)]
+
+
+def test_ingested_chunks_carry_keywords_and_filter_fields(api: TestClient, runtime: Runtime) -> None:
+    sections = [*SECTIONS, ("Codes", "Claims for trips booked outside the desk use form TRV-2231 instead.")]
+    document = wait_settled(api, ADMIN_KEY, put(api, "handbook/hybrid.md", policy(sections)).json()["id"])
+    points = runtime.vector_store.document_points(document["id"])
+    with session_scope(runtime.sessions) as session:
+        created = session.get(Document, document["id"]).created_at  # type: ignore[union-attr]
+    assert {p["source_type"] for p in points.values()} == {"md"}
+    assert {p["sparse_model"] for p in points.values()} == {runtime.sparse_encoder.version}
+    assert [p["created_at"] for p in points.values()] == pytest.approx([created.timestamp()] * len(points))
+    modes: tuple[SearchMode, ...] = ("sparse", "hybrid")
+    for mode in modes:
+        found = keyword_hits(runtime, "TRV-2231", mode)
+        assert found[0] in points, mode
+        assert found[0] in keyword_hits(runtime, "TRV-2231", mode, source_types=("md",), document_ids=(document["id"],))
+        assert keyword_hits(runtime, "TRV-2231", mode, source_types=("pdf",), document_ids=(document["id"],)) == []
+        day = timedelta(days=1)
+        assert found[0] in keyword_hits(runtime, "TRV-2231", mode, created_from=created - day, created_to=created + day)
+        assert found[0] not in keyword_hits(runtime, "TRV-2231", mode, created_to=created - day)
+
+
+def test_reused_chunks_get_sparse_vectors_and_new_tags_without_re_embedding(api: TestClient, runtime: Runtime) -> None:
+    document = wait_settled(api, ADMIN_KEY, put(api, "handbook/legacy.md", policy(SECTIONS)).json()["id"])
+    points = runtime.vector_store.document_points(document["id"])
+    # As if indexed before sparse vectors existed: no keywords, no encoder recorded, no tags.
+    runtime.vector_store.set_sparse_vectors({pid: SparseVector((), ()) for pid in points}, "")
+    runtime.vector_store.set_payloads({pid: {"tags": None} for pid in points})
+    assert not set(keyword_hits(runtime, "kilometre")) & set(points)
+    with session_scope(runtime.sessions) as session:  # a new version that only relabels the document
+        session.execute(
+            update(Document)
+            .where(Document.id == document["id"])
+            .values(version=Document.version + 1, status="queued", tags=["travel"])
+        )
+    assert ingest_document(runtime, document["id"], "relabeller").status == "ready"
+    job = latest_job(api, document["id"])
+    assert (job["chunks_embedded"], job["chunks_reused"]) == (0, document["chunk_count"])
+    refreshed = runtime.vector_store.document_points(document["id"])
+    assert {p["sparse_model"] for p in refreshed.values()} == {runtime.sparse_encoder.version}
+    assert all(p["tags"] == ["travel"] for p in refreshed.values())
+    assert set(keyword_hits(runtime, "kilometre", tags=("travel",))) & set(points)

@@ -17,7 +17,9 @@ from services.api.health.router import router as health_router
 from services.api.limits import BodySizeLimit
 from services.api.metrics import MetricsMiddleware
 from services.api.search.router import router as search_router
+from services.api.unanswered.router import router as unanswered_router
 from services.core.llm.stack import LLMStack
+from services.core.rewrite import FollowUpRewriter
 from services.core.runtime import Runtime
 from services.core.settings import Settings
 
@@ -54,6 +56,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.runtime = runtime
         app.state.llm = await run_in_threadpool(LLMStack.build, settings, _tokenizer_path(settings))
         app.state.llm.start()
+        app.state.rewriter = FollowUpRewriter(app.state.llm, settings.rewrite_timeout_s)
         try:
             yield
         finally:
@@ -66,6 +69,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     install_error_handlers(app)
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_upload_bytes + 64 * 1024)
     app.add_middleware(MetricsMiddleware)
-    for router in (health_router, documents_router, jobs_router, search_router, chat_router):
+    for router in (health_router, documents_router, jobs_router, search_router, chat_router, unanswered_router):
         app.include_router(router)
     return app

@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session
 from services.core.auth import PrincipalContext, authenticate
 from services.core.db.session import session_scope
 from services.core.llm.stack import LLMStack
+from services.core.rewrite import FollowUpRewriter
 from services.core.runtime import Runtime
 
 
@@ -22,6 +23,11 @@ def get_runtime(request: Request) -> Runtime:
 def get_llm(request: Request) -> LLMStack:
     llm: LLMStack = request.app.state.llm
     return llm
+
+
+def get_rewriter(request: Request) -> FollowUpRewriter:
+    rewriter: FollowUpRewriter = request.app.state.rewriter
+    return rewriter
 
 
 def get_session(runtime: Annotated[Runtime, Depends(get_runtime)]) -> Iterator[Session]:
@@ -45,3 +51,4 @@ RuntimeDep = Annotated[Runtime, Depends(get_runtime)]
 SessionDep = Annotated[Session, Depends(get_session)]
 CurrentPrincipal = Annotated[PrincipalContext, Depends(get_principal)]
 LLMDep = Annotated[LLMStack, Depends(get_llm)]
+RewriterDep = Annotated[FollowUpRewriter, Depends(get_rewriter)]

@@ -12,6 +12,9 @@ HTTP_LATENCY = Histogram("steward_http_request_seconds", "Time to response heade
 CHAT_REQUESTS = Counter("steward_chat_requests_total", "Chat requests by outcome", ["outcome"])
 DOCUMENTS_UPLOADED = Counter("steward_documents_uploaded_total", "Documents accepted for ingestion")
 POLICY_DECISIONS = Counter("steward_policy_decisions_total", "Policy decisions", ["rule_id", "decision"])
+UNANSWERED_QUESTIONS = Counter(
+    "steward_unanswered_questions_total", "Questions no source cleared the relevance floor for"
+)
 
 
 class MetricsMiddleware:

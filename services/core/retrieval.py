@@ -1,13 +1,166 @@
-"""Retrieval: embed the question, search with the principal's ACL inside the vector query."""
+"""Retrieval: one query in, the passages worth showing out, with an honest verdict on whether any is good enough.
+
+Steps: embed the query (dense, and BM25 unless the mode is dense) -> one vector-store query with the ACL and
+filters inside every branch -> cosine similarity of each hit to the question -> drop near-duplicates ->
+optional MMR -> top k -> the relevance floor decides `answerable`.
+
+The floor always reads the dense cosine similarity, whatever the mode: BM25 and RRF scores have no fixed
+scale (they move with the corpus and the query length), so one calibrated threshold serves every mode.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from services.core.answerability import uncovered_terms
 from services.core.runtime import Runtime
 from services.core.vectorstore import ScoredChunk
+from services.core.vectorstore.port import SearchFilters, SearchMode, SearchQuery
+
+# Hits fetched before near-duplicates are dropped and MMR picks: enough to fill top_k after both.
+OVERFETCH = 3
+MIN_FETCH = 20
+NEAREST_DOCUMENTS = 3
 
 
-def retrieve(runtime: Runtime, query: str, allowed_groups: list[str] | None, top_k: int) -> list[ScoredChunk]:
-    """The `top_k` most similar readable chunks at or above the relevance floor, best first."""
-    vector = runtime.embedder.embed_query(query)
-    hits = runtime.vector_store.search(vector, top_k, allowed_groups)
-    return [hit for hit in hits if hit.score >= runtime.settings.min_relevance]
+@dataclass(frozen=True)
+class Passage:
+    """A retrieved chunk with its cosine similarity to the question (the relevance floor's scale)."""
+
+    chunk: ScoredChunk
+    similarity: float
+
+
+@dataclass(frozen=True)
+class NearestDocument:
+    document_id: str
+    title: str
+    similarity: float
+
+
+@dataclass(frozen=True)
+class Retrieval:
+    """What retrieval found. `passages` is empty only when nothing readable matched at all."""
+
+    query: str
+    mode: SearchMode
+    passages: list[Passage]
+    answerable: bool
+    best_similarity: float | None
+    nearest: list[NearestDocument] = field(default_factory=list)
+    # The question's codes, numbers and names that no single retrieved document mentions (see answerability).
+    uncovered: list[str] = field(default_factory=list)
+
+
+def retrieve(
+    runtime: Runtime,
+    query: str,
+    allowed_groups: Sequence[str] | None,
+    top_k: int,
+    mode: SearchMode | None = None,
+    filters: SearchFilters | None = None,
+    question: str | None = None,
+) -> Retrieval:
+    """`question` is what the user asked when `query` is its rewrite; its specific terms must be covered."""
+    settings = runtime.settings
+    mode = mode or settings.retrieval_mode
+    dense = runtime.embedder.embed_query(query)
+    sparse = runtime.sparse_encoder.encode_query(query) if mode != "dense" else None
+    hits = runtime.vector_store.search(
+        SearchQuery(
+            limit=max(top_k * OVERFETCH, MIN_FETCH),
+            allowed_groups=allowed_groups,
+            dense=dense,
+            sparse=sparse,
+            mode=mode,
+            filters=filters or SearchFilters(),
+            with_vectors=True,
+        )
+    )
+    vectors = _unit_rows([hit.vector for hit in hits], len(dense))
+    similarities = vectors @ _unit(np.asarray(dense, dtype=np.float32))
+    passages = [Passage(hit, float(sim)) for hit, sim in zip(hits, similarities, strict=True)]
+    keep = drop_near_duplicates(passages, vectors, settings.near_duplicate_similarity)
+    if settings.mmr_lambda > 0:
+        keep = mmr(keep, similarities, vectors, settings.mmr_lambda, top_k)
+    candidates = [passages[i] for i in keep]
+    passages = candidates[:top_k]
+    best = max((p.similarity for p in passages), default=None)
+    # Coverage is judged on the passages a chat answer would be given (settings.top_k), whatever this
+    # request's top_k, so search and chat agree on what is answerable.
+    shown = candidates[: settings.top_k]
+    uncovered = uncovered_terms(question or query, _texts_by_document(shown)) if shown else []
+    return Retrieval(
+        query=query,
+        mode=mode,
+        passages=passages,
+        answerable=best is not None and best >= settings.min_relevance and not uncovered,
+        best_similarity=best,
+        nearest=nearest_documents(passages),
+        uncovered=uncovered,
+    )
+
+
+def _texts_by_document(passages: Sequence[Passage]) -> list[list[str]]:
+    texts: dict[str, list[str]] = {}
+    for p in passages:
+        texts.setdefault(p.chunk.document_id, [p.chunk.title]).extend((p.chunk.heading, p.chunk.text))
+    return list(texts.values())
+
+
+def drop_near_duplicates(passages: Sequence[Passage], vectors: np.ndarray, threshold: float) -> list[int]:
+    """Indexes of the passages to keep: the first (best ranked) of any whose vectors are at least `threshold`
+    similar or whose text is the same. A paragraph repeated across documents should not fill the context twice."""
+    kept: list[int] = []
+    seen_texts: set[str] = set()
+    for i, passage in enumerate(passages):
+        text = " ".join(passage.chunk.text.split()).lower()
+        if text in seen_texts:
+            continue
+        if kept and float(np.max(vectors[kept] @ vectors[i])) >= threshold:
+            continue
+        seen_texts.add(text)
+        kept.append(i)
+    return kept
+
+
+def mmr(candidates: Sequence[int], similarities: np.ndarray, vectors: np.ndarray, lambda_: float, k: int) -> list[int]:
+    """Maximal marginal relevance: each pick maximises λ·sim(question) - (1-λ)·max sim(already picked).
+    Returns every candidate, the k picks first."""
+    pool = list(candidates)
+    picked: list[int] = []
+    while pool and len(picked) < k:
+        redundancy = (
+            np.max(vectors[pool] @ vectors[picked].T, axis=1) if picked else np.zeros(len(pool), dtype=np.float32)
+        )
+        gains = lambda_ * similarities[pool] - (1 - lambda_) * redundancy
+        picked.append(pool.pop(int(np.argmax(gains))))
+    return picked + pool
+
+
+def nearest_documents(passages: Sequence[Passage], count: int = NEAREST_DOCUMENTS) -> list[NearestDocument]:
+    """The most similar distinct documents: what "I don't know" points the user to."""
+    best: dict[str, NearestDocument] = {}
+    for p in passages:
+        doc = best.get(p.chunk.document_id)
+        if doc is None or p.similarity > doc.similarity:
+            best[p.chunk.document_id] = NearestDocument(p.chunk.document_id, p.chunk.title, p.similarity)
+    return sorted(best.values(), key=lambda d: d.similarity, reverse=True)[:count]
+
+
+def _unit(vector: np.ndarray) -> np.ndarray:
+    norm = float(np.linalg.norm(vector))
+    return vector / norm if norm else vector
+
+
+def _unit_rows(vectors: Sequence[Sequence[float] | None], dimension: int) -> np.ndarray:
+    """Hit vectors as unit rows (a hit without one gets zeros: similarity 0, never a near-duplicate)."""
+    matrix = np.zeros((len(vectors), dimension), dtype=np.float32)
+    for row, vector in enumerate(vectors):
+        if vector is not None and len(vector) == dimension:
+            matrix[row] = vector
+    norms = np.linalg.norm(matrix, axis=1, keepdims=True)
+    return np.divide(matrix, norms, out=np.zeros_like(matrix), where=norms > 0)

@@ -17,6 +17,7 @@ from services.core.embedder import Embedder
 from services.core.policy import PolicyEngine, PolicySet
 from services.core.queue import make_celery
 from services.core.settings import Settings
+from services.core.sparse import SparseEncoder
 from services.core.storage import BlobStore
 from services.core.vectorstore import VectorStore, build_vector_store
 
@@ -34,6 +35,8 @@ class Runtime:
     embedder: Embedder
     # Ingestion's way to the embedder: pools texts of concurrently ingested documents into big windows.
     embedding_batcher: EmbeddingBatcher
+    # BM25 sparse vectors for keyword and hybrid search: chunks at ingestion, questions at retrieval.
+    sparse_encoder: SparseEncoder
     policy: PolicyEngine
     celery: Celery
     blobs: BlobStore
@@ -59,6 +62,7 @@ class Runtime:
             vector_store=vector_store,
             embedder=embedder,
             embedding_batcher=EmbeddingBatcher(embedder),
+            sparse_encoder=SparseEncoder(),
             policy=policy,
             celery=make_celery(settings),
             blobs=BlobStore(settings.uploads_dir),

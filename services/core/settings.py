@@ -114,7 +114,24 @@ class Settings(BaseSettings):
     max_pdf_pages: int = Field(default=5000, ge=1)
     max_spreadsheet_cells: int = Field(default=2_000_000, ge=1)
     top_k: int = 5
-    min_relevance: float = 0.25
+    # dense (embeddings), sparse (BM25 keywords) or hybrid (both, fused by RRF inside the vector store);
+    # a request may choose its own. Measured on the eval set: docs/retrieval.md.
+    retrieval_mode: Literal["dense", "sparse", "hybrid"] = "hybrid"
+    # The relevance floor: when no readable chunk's cosine similarity to the question reaches it, Steward
+    # says it does not know (and logs the question for admins) instead of answering from weak sources.
+    # Calibrated on tests/data/eval with `steward eval` (docs/retrieval.md).
+    min_relevance: float = Field(default=0.25, ge=-1.0, le=1.0)
+    # Two chunks at least this similar carry the same content (boilerplate, a repeated policy paragraph):
+    # only the better one goes into the context.
+    near_duplicate_similarity: float = Field(default=0.95, gt=0.0, le=1.0)
+    # Maximal marginal relevance over the candidates (0 = off): 1.0 is pure relevance, lower trades it for
+    # variety. Off by default: on the eval set it did not raise recall (docs/retrieval.md).
+    mmr_lambda: float = Field(default=0.0, ge=0.0, le=1.0)
+    # Follow-up questions: auto (LLM when the model server is up and idle, else concat), llm, concat or off.
+    rewrite_mode: Literal["auto", "off", "concat", "llm"] = "auto"
+    rewrite_timeout_s: float = Field(default=4.0, gt=0)
+    # How often a worker builds pending vector indexes (Qdrant Edge has no optimizer thread of its own).
+    index_optimize_interval_s: float = Field(default=60.0, gt=0)
 
     # LLM (any OpenAI-compatible server; vLLM in both profiles)
     llm_base_url: str = "http://127.0.0.1:8001/v1"

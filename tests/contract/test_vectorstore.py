@@ -5,21 +5,29 @@ from __future__ import annotations
 import random
 import threading
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import replace
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 
 from services.core.errors import ConfigurationError
 from services.core.settings import Settings
+from services.core.sparse import SparseEncoder
 from services.core.vectorstore import (
+    SEARCH_MODES,
     ChunkPoint,
     ScoredChunk,
+    SearchFilters,
+    SearchMode,
+    SearchQuery,
     VectorStore,
     build_vector_store,
     vector_stores,
 )
 from services.core.vectorstore.edge import QdrantEdgeStore
+from services.core.vectorstore.plan import RRF_K, RRF_WEIGHTS
 from services.core.vectorstore.qdrant import QdrantServerStore
 
 DIM = 8
@@ -95,6 +103,12 @@ def ids(hits: list[ScoredChunk]) -> list[str]:
     return [h.id for h in hits]
 
 
+def dense_search(
+    store: VectorStore, vector: list[float], limit: int, allowed_groups: Sequence[str] | None
+) -> list[ScoredChunk]:
+    return store.search(SearchQuery(limit=limit, allowed_groups=allowed_groups, dense=vector))
+
+
 def test_upsert_then_count_counts_every_point(store: VectorStore) -> None:
     assert store.count() == len(CORPUS)
 
@@ -103,12 +117,12 @@ def test_reupserting_same_ids_overwrites_instead_of_duplicating(store: VectorSto
     edited = chunk("hr-handbook", 0, ["hr"], axis(0), text="revised policy")
     store.upsert([*CORPUS, edited])
     assert store.count() == len(CORPUS)
-    best = store.search(axis(0), limit=1, allowed_groups=None)[0]
+    best = dense_search(store, axis(0), limit=1, allowed_groups=None)[0]
     assert (best.id, best.text) == (edited.id, "revised policy")
 
 
 def test_search_returns_best_first_with_full_payload(store: VectorStore) -> None:
-    hits = store.search(axis(3, 0.1), limit=3, allowed_groups=None)
+    hits = dense_search(store, axis(3, 0.1), limit=3, allowed_groups=None)
     assert ids(hits) == [point_id("eng-wiki", 1), point_id("eng-wiki", 2), point_id("eng-wiki", 0)]
     assert [h.score for h in hits] == sorted((h.score for h in hits), reverse=True)
     assert hits[0].score == pytest.approx(1.0, abs=1e-5)
@@ -124,11 +138,11 @@ def test_search_returns_best_first_with_full_payload(store: VectorStore) -> None
 
 
 def test_search_respects_limit(store: VectorStore) -> None:
-    assert len(store.search(axis(0), limit=2, allowed_groups=None)) == 2
+    assert len(dense_search(store, axis(0), limit=2, allowed_groups=None)) == 2
 
 
 def test_filtered_search_returns_only_chunks_sharing_a_group(store: VectorStore) -> None:
-    hits = store.search(axis(0), limit=10, allowed_groups=["eng"])
+    hits = dense_search(store, axis(0), limit=10, allowed_groups=["eng"])
     assert hits
     assert all("eng" in h.groups for h in hits)
     assert {h.document_id for h in hits} == {"eng-wiki", "all-hands"}
@@ -136,22 +150,22 @@ def test_filtered_search_returns_only_chunks_sharing_a_group(store: VectorStore)
 
 def test_principal_without_group_never_sees_chunk(store: VectorStore) -> None:
     # The query is an hr chunk's own vector; an eng-only principal must still not get it, even at rank 1.
-    hits = store.search(axis(0), limit=len(CORPUS), allowed_groups=["eng"])
+    hits = dense_search(store, axis(0), limit=len(CORPUS), allowed_groups=["eng"])
     assert not any(h.document_id == "hr-handbook" for h in hits)
-    assert store.search(axis(0), limit=len(CORPUS), allowed_groups=["finance"]) == []
+    assert dense_search(store, axis(0), limit=len(CORPUS), allowed_groups=["finance"]) == []
 
 
 def test_principal_with_several_groups_sees_any_match(store: VectorStore) -> None:
-    hits = store.search(axis(0), limit=len(CORPUS), allowed_groups=["finance", "hr"])
+    hits = dense_search(store, axis(0), limit=len(CORPUS), allowed_groups=["finance", "hr"])
     assert {h.document_id for h in hits} == {"hr-handbook", "all-hands"}
 
 
 def test_empty_group_list_sees_nothing(store: VectorStore) -> None:
-    assert store.search(axis(0), limit=10, allowed_groups=[]) == []
+    assert dense_search(store, axis(0), limit=10, allowed_groups=[]) == []
 
 
 def test_unrestricted_search_sees_every_group(store: VectorStore) -> None:
-    hits = store.search(axis(0), limit=len(CORPUS), allowed_groups=None)
+    hits = dense_search(store, axis(0), limit=len(CORPUS), allowed_groups=None)
     assert {h.document_id for h in hits} == {"hr-handbook", "eng-wiki", "all-hands"}
 
 
@@ -160,7 +174,7 @@ def test_delete_document_removes_exactly_that_documents_points(store: VectorStor
     assert store.count("eng-wiki") == 0
     assert store.count() == len(CORPUS) - 3
     assert store.count("hr-handbook") == 3
-    assert "eng-wiki" not in {h.document_id for h in store.search(axis(3), limit=10, allowed_groups=None)}
+    assert "eng-wiki" not in {h.document_id for h in dense_search(store, axis(3), limit=10, allowed_groups=None)}
 
 
 def test_delete_unknown_document_is_a_noop(store: VectorStore) -> None:
@@ -182,8 +196,8 @@ def test_set_payloads_changes_acl_and_position_but_keeps_the_vector(store: Vecto
     store.upsert(CORPUS)
     target = point_id("hr-handbook", 0)
     store.set_payloads({target: {"groups": ["finance"], "chunk_index": 7, "location": {"page": 3}}})
-    assert store.search(axis(0), 8, ["hr"])[0].id != target  # hr lost access inside the query
-    top = store.search(axis(0), 1, ["finance"])[0]
+    assert dense_search(store, axis(0), 8, ["hr"])[0].id != target  # hr lost access inside the query
+    top = dense_search(store, axis(0), 1, ["finance"])[0]
     assert (top.id, top.chunk_index, top.text, dict(top.location)) == (target, 7, "hr-handbook chunk 0", {"page": 3})
     assert top.score == pytest.approx(1.0, abs=1e-5)  # same vector as before
 
@@ -214,7 +228,7 @@ def test_ensure_collection_with_other_dimension_is_a_configuration_error(store: 
 def test_store_without_collection_is_empty_not_an_error(make_store: Factory) -> None:
     fresh = make_store()
     assert fresh.count() == 0
-    assert fresh.search(axis(0), limit=5, allowed_groups=None) == []
+    assert dense_search(fresh, axis(0), limit=5, allowed_groups=None) == []
     fresh.delete_document("hr-handbook")
 
 
@@ -229,7 +243,7 @@ def test_both_adapters_return_same_ids_in_same_order(tmp_path: Path) -> None:
             s.upsert(CORPUS)
         for query in queries:
             for groups in (None, ["hr"], ["eng"], ["finance"]):
-                edge, memory = (s.search(query, limit=5, allowed_groups=groups) for s in stores)
+                edge, memory = (dense_search(s, query, limit=5, allowed_groups=groups) for s in stores)
                 assert ids(edge) == ids(memory), (query, groups)
                 assert [h.score for h in edge] == pytest.approx([h.score for h in memory], abs=1e-5)
     finally:
@@ -245,7 +259,7 @@ def test_edge_data_persists_after_close_and_reopen(tmp_path: Path) -> None:
     reopened = QdrantEdgeStore(tmp_path, COLLECTION)
     try:
         assert reopened.count() == len(CORPUS)
-        assert reopened.search(axis(0), limit=1, allowed_groups=["hr"])[0].id == point_id("hr-handbook", 0)
+        assert dense_search(reopened, axis(0), limit=1, allowed_groups=["hr"])[0].id == point_id("hr-handbook", 0)
         reopened.ensure_collection(DIM)
     finally:
         reopened.close()
@@ -297,7 +311,7 @@ def test_edge_concurrent_upserts_and_searches_from_threads(tmp_path: Path) -> No
     def reader(worker: int) -> None:
         try:
             for _ in range(50):
-                for hit in s.search(axis(worker), limit=5, allowed_groups=[f"g{worker}"]):
+                for hit in dense_search(s, axis(worker), limit=5, allowed_groups=[f"g{worker}"]):
                     assert hit.groups == (f"g{worker}",)
                 s.count()
         except BaseException as exc:
@@ -331,3 +345,413 @@ def test_build_vector_store_picks_adapter_by_setting(tmp_path: Path) -> None:
 def test_unknown_vector_store_name_lists_the_choices() -> None:
     with pytest.raises(ConfigurationError, match="qdrant, qdrant_edge"):
         vector_stores.create("pinecone")
+
+
+# --- Hybrid retrieval: dense, sparse (BM25) and both fused by RRF, with the ACL and filters in every branch ---
+
+ENCODER = SparseEncoder()
+MODES: tuple[SearchMode, ...] = SEARCH_MODES
+
+
+def toward(k: int, closeness: float) -> list[float]:
+    """A unit vector between axis 1 (where the dense test query points) and axis k: closer means more similar."""
+    v = [0.0] * DIM
+    v[1], v[k] = closeness, 1.0 - closeness
+    return v
+
+
+def moment(year: int, month: int = 1) -> datetime:
+    return datetime(year, month, 1, tzinfo=UTC)
+
+
+def passage(
+    document_id: str,
+    index: int,
+    groups: list[str],
+    closeness: float,
+    text: str,
+    tags: tuple[str, ...],
+    source_type: str,
+    created: datetime,
+) -> ChunkPoint:
+    return ChunkPoint(
+        id=point_id(document_id, index),
+        vector=toward(2 + index % 5, closeness),
+        document_id=document_id,
+        chunk_index=index,
+        groups=groups,
+        title=document_id,
+        heading="",
+        text=text,
+        text_hash=f"hash-{document_id}-{index}",
+        sparse=ENCODER.encode_document(text),
+        sparse_model=ENCODER.version,
+        tags=tags,
+        source_type=source_type,
+        created_at=created.timestamp(),
+    )
+
+
+SECRET_TEXT = "Error ERR-4012 on the payroll VPN gateway: the client certificate was rejected."
+# Every passage mentions the VPN, so a sparse query for "VPN" reaches all of them (the filter tests need that).
+# No two have the same number of terms: equal BM25 scores would leave their order to each engine.
+# Dense order for the query axis(1): guide-0 0.9, guide-1 0.7, errors-0 0.6, faq 0.5, errors-1 0.3 (secret 1.0).
+# Sparse order for "ERR-4012": errors-0 (every term), then the two that share only "err".
+PASSAGES = [
+    passage(
+        "vpn-errors",
+        0,
+        ["eng"],
+        0.6,
+        "Error ERR-4012: the VPN gateway rejected the client certificate.",
+        ("it", "vpn"),
+        "md",
+        moment(2023, 3),
+    ),
+    passage(
+        "vpn-errors", 1, ["eng"], 0.3, "Error ERR-4013: the VPN gateway timed out.", ("it",), "md", moment(2023, 3)
+    ),
+    passage(
+        "vpn-guide", 0, ["eng"], 0.9, "Connect to the VPN from home with the client.", ("it",), "html", moment(2024, 6)
+    ),
+    passage(
+        "vpn-guide",
+        1,
+        ["eng"],
+        0.7,
+        "If the VPN connection drops, restart the client and try again.",
+        ("it",),
+        "html",
+        moment(2024, 6),
+    ),
+    passage(
+        "faq",
+        0,
+        ["eng", "hr"],
+        0.5,
+        "Codes like ERR-4013 are listed in the VPN handbook for staff.",
+        ("faq",),
+        "pdf",
+        moment(2022),
+    ),
+    # Readable by hr only; the best match of every branch for the queries below (nearest vector, every term).
+    passage("hr-secret", 0, ["hr"], 1.0, SECRET_TEXT, ("it", "vpn"), "eml", moment(2024, 2)),
+]
+ENG_READABLE = {p.id for p in PASSAGES if "eng" in p.groups}
+
+
+def pid(document_id: str, index: int = 0) -> str:
+    return point_id(document_id, index)
+
+
+@pytest.fixture
+def kw_store(make_store: Factory) -> VectorStore:
+    s = make_store()
+    s.ensure_collection(DIM)
+    s.upsert(PASSAGES)
+    return s
+
+
+def search(
+    store: VectorStore,
+    mode: SearchMode,
+    text: str = "ERR-4012",
+    groups: Sequence[str] | None = ("eng",),
+    limit: int = 10,
+    filters: SearchFilters | None = None,
+) -> list[ScoredChunk]:
+    query = SearchQuery(
+        limit=limit,
+        allowed_groups=groups,
+        dense=axis(1),
+        sparse=ENCODER.encode_query(text),
+        mode=mode,
+        filters=filters or SearchFilters(),
+    )
+    return store.search(query)
+
+
+def test_dense_mode_ranks_by_embedding_similarity(kw_store: VectorStore) -> None:
+    hits = search(kw_store, "dense")
+    assert ids(hits) == [
+        pid("vpn-guide", 0),
+        pid("vpn-guide", 1),
+        pid("vpn-errors", 0),
+        pid("faq"),
+        pid("vpn-errors", 1),
+    ]
+    assert hits[0].score == pytest.approx(0.9 / (0.9**2 + 0.1**2) ** 0.5, abs=1e-5)
+
+
+def test_sparse_mode_ranks_by_keywords_and_matches_a_code_as_a_whole(kw_store: VectorStore) -> None:
+    hits = search(kw_store, "sparse")
+    # Only passages sharing a term; the one with the whole code first, far ahead of those sharing only "err".
+    assert ids(hits)[0] == pid("vpn-errors", 0)
+    assert set(ids(hits)) == {pid("vpn-errors", 0), pid("vpn-errors", 1), pid("faq")}
+    assert hits[0].score > 2 * hits[1].score
+    # The glued token works both ways round: "ERR 4012" and "err4012" find the same passage first.
+    for spelling in ("ERR 4012", "err4012"):
+        assert ids(search(kw_store, "sparse", spelling))[0] == pid("vpn-errors", 0)
+
+
+def test_hybrid_mode_lifts_the_keyword_match_the_embedding_ranks_low(kw_store: VectorStore) -> None:
+    hits = search(kw_store, "hybrid")
+    # Dense alone puts the passage with the exact code third; fused with BM25's first place it comes first,
+    # and the embedding's favourite stays right behind it.
+    assert ids(hits)[:2] == [pid("vpn-errors", 0), pid("vpn-guide", 0)]
+    assert set(ids(hits)) == ENG_READABLE
+
+
+@pytest.mark.parametrize("groups", [None, ("eng",), ("hr",)], ids=["admin", "eng", "hr"])
+def test_hybrid_score_is_rrf_of_the_dense_and_sparse_rankings(kw_store: VectorStore, groups: tuple[str, ...]) -> None:
+    dense, sparse = (ids(search(kw_store, mode, groups=groups, limit=50)) for mode in ("dense", "sparse"))
+    expected: dict[str, float] = {}
+    for weight, ranking in zip(RRF_WEIGHTS, (dense, sparse), strict=True):
+        for rank, hit in enumerate(ranking):
+            expected[hit] = expected.get(hit, 0.0) + 1 / (RRF_K - 1 + (rank + 1) / weight)
+    hits = search(kw_store, "hybrid", groups=groups, limit=50)
+    assert {h.id: h.score for h in hits} == pytest.approx(expected, abs=1e-5)
+    assert [h.score for h in hits] == sorted((h.score for h in hits), reverse=True)
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_acl_holds_in_every_mode_even_for_the_exact_text(kw_store: VectorStore, mode: SearchMode) -> None:
+    # The hr-only passage has the query's exact text and the nearest vector: eng must still never get it.
+    for text in ("ERR-4012", SECRET_TEXT):
+        hits = search(kw_store, mode, text, groups=["eng"])
+        assert hits and set(ids(hits)) <= ENG_READABLE
+        assert pid("hr-secret") not in ids(search(kw_store, mode, text, groups=["eng", "finance"]))
+        assert search(kw_store, mode, text, groups=["finance"]) == []
+        # hr reads it, and it comes first in every mode.
+        assert ids(search(kw_store, mode, text, groups=["hr"]))[0] == pid("hr-secret")
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_empty_group_list_sees_nothing_in_any_mode(kw_store: VectorStore, mode: SearchMode) -> None:
+    assert search(kw_store, mode, groups=[]) == []
+
+
+FILTER_CASES = {
+    "document_ids": (SearchFilters(document_ids=("vpn-errors", "faq")), {"vpn-errors", "faq"}),
+    "tags": (SearchFilters(tags=("vpn", "faq")), {"vpn-errors/0", "faq", "hr-secret"}),
+    "source_types": (SearchFilters(source_types=("html",)), {"vpn-guide"}),
+    "created_range": (SearchFilters(created_from=moment(2024), created_to=moment(2024, 6)), {"vpn-guide", "hr-secret"}),
+    "created_from": (SearchFilters(created_from=datetime(2023, 6, 1)), {"vpn-guide", "hr-secret"}),  # naive = UTC
+    "created_to": (SearchFilters(created_to=moment(2023, 3)), {"vpn-errors", "faq"}),  # inclusive
+    "combined": (SearchFilters(tags=("it",), source_types=("md", "eml")), {"vpn-errors", "hr-secret"}),
+}
+
+
+def expected_ids(names: set[str], groups: Sequence[str] | None) -> set[str]:
+    """Passages named "document" (all its chunks) or "document/index", readable by `groups`."""
+    return {
+        p.id
+        for p in PASSAGES
+        if (p.document_id in names or f"{p.document_id}/{p.chunk_index}" in names)
+        and (groups is None or set(p.groups) & set(groups))
+    }
+
+
+@pytest.mark.parametrize("case", FILTER_CASES)
+@pytest.mark.parametrize("mode", MODES)
+def test_each_filter_holds_in_every_mode(kw_store: VectorStore, mode: SearchMode, case: str) -> None:
+    filters, names = FILTER_CASES[case]
+    for groups in (None, ["eng"]):
+        # "VPN" is in every passage, so without the filter every mode would return all readable ones.
+        hits = search(kw_store, mode, "VPN", groups=groups, filters=filters)
+        assert set(ids(hits)) == expected_ids(names, groups), (groups, ids(hits))
+
+
+def test_filter_matching_nothing_returns_nothing(kw_store: VectorStore) -> None:
+    for mode in MODES:
+        assert search(kw_store, mode, "VPN", groups=None, filters=SearchFilters(tags=("no-such-tag",))) == []
+        assert search(kw_store, mode, "VPN", filters=SearchFilters(created_from=moment(2030))) == []
+
+
+def test_query_of_only_stopwords_finds_nothing_sparse_and_falls_back_to_dense(kw_store: VectorStore) -> None:
+    assert ENCODER.encode_query("what is the of and").indices == ()
+    assert search(kw_store, "sparse", "what is the of and") == []
+    hybrid, dense = (search(kw_store, mode, "what is the of and") for mode in ("hybrid", "dense"))
+    assert ids(hybrid) == ids(dense) and [h.score for h in hybrid] == [h.score for h in dense]
+
+
+def test_hybrid_candidates_reach_beyond_the_limit(kw_store: VectorStore) -> None:
+    # limit=1: the keyword passage is only third in the dense branch, yet fusion must still see it.
+    assert ids(search(kw_store, "hybrid", limit=1)) == [pid("vpn-errors", 0)]
+
+
+def test_sparse_scores_do_not_reveal_unreadable_documents(make_store: Factory) -> None:
+    # BM25's IDF is computed over what the principal may read: adding an unreadable passage with the same
+    # rare terms must not change a readable passage's score (it would, with collection-wide statistics).
+    store = make_store()
+    store.ensure_collection(DIM)
+    store.upsert([p for p in PASSAGES if p.document_id != "hr-secret"])
+    before = search(store, "sparse")
+    admin_before = search(store, "sparse", groups=None)
+    store.upsert([p for p in PASSAGES if p.document_id == "hr-secret"])
+    after = search(store, "sparse")
+    assert [(h.id, h.score) for h in after] == [(h.id, pytest.approx(h.score, abs=1e-6)) for h in before]
+    admin_after = {h.id: h.score for h in search(store, "sparse", groups=None)}
+    assert admin_after[pid("vpn-errors", 0)] < admin_before[0].score  # an admin's IDF covers everything
+
+
+def test_document_points_carry_the_filter_fields(kw_store: VectorStore) -> None:
+    stored = kw_store.document_points("vpn-guide")[pid("vpn-guide", 1)]
+    assert (stored["tags"], stored["source_type"], stored["sparse_model"]) == (["it"], "html", ENCODER.version)
+    assert stored["created_at"] == pytest.approx(moment(2024, 6).timestamp())
+
+
+def test_set_payloads_moves_a_chunk_between_filters_in_every_mode(kw_store: VectorStore) -> None:
+    kw_store.set_payloads({pid("vpn-guide", 0): {"tags": ["vpn"], "source_type": "pdf", "groups": ["eng"]}})
+    for mode in MODES:
+        tagged = search(kw_store, mode, "VPN", filters=SearchFilters(tags=("vpn",), source_types=("pdf",)))
+        assert ids(tagged) == [pid("vpn-guide", 0)]
+
+
+def test_set_sparse_vectors_replaces_keywords_but_keeps_the_dense_vector(kw_store: VectorStore) -> None:
+    target = pid("vpn-guide", 1)
+    kw_store.set_sparse_vectors({target: ENCODER.encode_document("Invoice INV-2024-0091 is overdue")}, "other-v2")
+    assert ids(search(kw_store, "sparse", "INV-2024-0091")) == [target]
+    assert target not in ids(search(kw_store, "sparse", "restart"))
+    assert ids(search(kw_store, "dense"))[1] == target  # same embedding as before
+    assert kw_store.document_points("vpn-guide")[target]["sparse_model"] == "other-v2"
+    kw_store.set_sparse_vectors({}, "noop")
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_both_adapters_agree_in_every_mode(tmp_path: Path, mode: SearchMode) -> None:
+    stores = [edge_factory(tmp_path)(), memory_factory(tmp_path)()]
+    try:
+        for s in stores:
+            s.ensure_collection(DIM)
+            s.upsert(PASSAGES)
+        for text in ("ERR-4012", "VPN gateway", "restart the client", SECRET_TEXT):
+            for groups in (None, ["eng"], ["hr"]):
+                edge, memory = (search(s, mode, text, groups=groups) for s in stores)
+                assert ids(edge) == ids(memory), (text, groups)
+                assert [h.score for h in edge] == pytest.approx([h.score for h in memory], abs=1e-5)
+    finally:
+        for s in stores:
+            s.close()
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_hits_carry_their_dense_vector_only_when_asked(kw_store: VectorStore, mode: SearchMode) -> None:
+    assert all(h.vector is None for h in search(kw_store, mode))
+    query = SearchQuery(
+        limit=10, allowed_groups=["eng"], dense=axis(1), sparse=ENCODER.encode_query("ERR-4012"), mode=mode
+    )
+    hits = kw_store.search(replace(query, with_vectors=True))
+    assert hits and ids(hits) == ids(kw_store.search(query))
+    by_id = {p.id: p for p in PASSAGES}
+    for hit in hits:
+        stored = by_id[hit.id].vector
+        norm = sum(x * x for x in stored) ** 0.5  # cosine collections keep vectors normalised
+        assert hit.vector == pytest.approx([x / norm for x in stored], abs=1e-6)
+
+
+def test_search_query_validates_what_each_mode_needs() -> None:
+    with pytest.raises(ValueError, match="dense"):
+        SearchQuery(limit=5, allowed_groups=None, mode="hybrid", sparse=ENCODER.encode_query("x"))
+    with pytest.raises(ValueError, match="sparse"):
+        SearchQuery(limit=5, allowed_groups=None, mode="sparse")
+    with pytest.raises(ValueError, match="mode"):
+        SearchQuery(limit=5, allowed_groups=None, dense=[1.0], mode="fuzzy")  # type: ignore[arg-type]
+    assert SearchQuery(limit=5, allowed_groups=None, dense=[1.0]).candidates == 50
+    assert SearchQuery(limit=30, allowed_groups=None, dense=[1.0]).candidates == 120
+
+
+# --- Collections from before hybrid search (dense vector only) ---
+
+LEGACY = chunk("old-doc", 0, ["eng"], toward(3, 0.8), text="Legacy note about ERR-4012")
+
+
+def test_edge_shard_without_sparse_vector_gets_it_in_place(tmp_path: Path) -> None:
+    import qdrant_edge as qe
+
+    from services.core.vectorstore import chunk_payload
+
+    shard_dir = tmp_path / COLLECTION
+    config = qe.EdgeConfig(vectors=qe.EdgeVectorParams(size=DIM, distance=qe.Distance.Cosine))
+    old = qe.EdgeShard.create(str(shard_dir), config)
+    payload = {k: v for k, v in chunk_payload(LEGACY).items() if k in ("document_id", "groups", "text", "chunk_index")}
+    old.update(qe.UpdateOperation.upsert_points([qe.Point(LEGACY.id, list(LEGACY.vector), payload)]))
+    old.flush()
+    old.close()
+    store = QdrantEdgeStore(tmp_path, COLLECTION)
+    try:
+        assert_legacy_collection_upgrades(store)
+    finally:
+        store.close()
+    reopened = QdrantEdgeStore(tmp_path, COLLECTION)  # the sparse vector config persisted
+    try:
+        assert LEGACY.id in ids(search(reopened, "sparse", "ERR-4012"))
+    finally:
+        reopened.close()
+
+
+def test_qdrant_collection_without_sparse_vector_gets_it_in_place() -> None:
+    from qdrant_client import models
+
+    store = QdrantServerStore(":memory:", COLLECTION)
+    try:
+        store._client.create_collection(
+            COLLECTION, vectors_config=models.VectorParams(size=DIM, distance=models.Distance.COSINE)
+        )
+        store._client.upsert(
+            COLLECTION,
+            [models.PointStruct(id=LEGACY.id, vector=list(LEGACY.vector), payload={"groups": ["eng"], "text": "x"})],
+        )
+        assert_legacy_collection_upgrades(store)
+    finally:
+        store.close()
+
+
+def assert_legacy_collection_upgrades(store: VectorStore) -> None:
+    store.ensure_collection(DIM)
+    # The old point is still there and found by its embedding, but it has no keywords until re-indexed.
+    assert ids(search(store, "dense", groups=None)) == [LEGACY.id]
+    assert search(store, "sparse", "ERR-4012") == []
+    assert ids(search(store, "hybrid", "ERR-4012")) == [LEGACY.id]
+    store.set_sparse_vectors({LEGACY.id: ENCODER.encode_document(LEGACY.text)}, ENCODER.version)
+    assert ids(search(store, "sparse", "ERR-4012")) == [LEGACY.id]
+    store.upsert(PASSAGES)
+    assert ids(search(store, "sparse", "ERR-4012"))[0] in {LEGACY.id, pid("vpn-errors", 0)}
+    assert store.document_points("vpn-errors")[pid("vpn-errors", 0)]["sparse_model"] == ENCODER.version
+
+
+def test_qdrant_server_that_cannot_add_the_sparse_vector_keeps_dense_and_refuses_sparse(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from qdrant_client import models
+
+    store = QdrantServerStore(":memory:", COLLECTION)
+    try:
+        store._client.create_collection(
+            COLLECTION, vectors_config=models.VectorParams(size=DIM, distance=models.Distance.COSINE)
+        )
+
+        def refuse(*args: object, **kwargs: object) -> None:
+            raise RuntimeError("404 Not Found")  # what a server without the API answers
+
+        monkeypatch.setattr(store._client, "create_vector_name", refuse)
+        store.ensure_collection(DIM)
+        store.upsert(PASSAGES)  # stored without their sparse vectors, and recorded as such
+        assert ids(search(store, "dense"))[0] == pid("vpn-guide", 0)
+        for mode in ("sparse", "hybrid"):
+            with pytest.raises(ConfigurationError, match=f"predates hybrid search.*{mode} search is unavailable"):
+                search(store, mode)  # type: ignore[arg-type]
+        assert search(store, "hybrid", "the of and") != []  # no keywords: hybrid is dense, which works
+        assert store.document_points("faq")[pid("faq")]["sparse_model"] == ""
+        store.set_sparse_vectors({pid("faq"): ENCODER.encode_document("x")}, ENCODER.version)  # a no-op
+        assert store.document_points("faq")[pid("faq")]["sparse_model"] == ""
+    finally:
+        store.close()
+
+
+def test_optimize_keeps_every_point_and_answer(store: VectorStore) -> None:
+    before = [ids(dense_search(store, axis(k), 4, ["hr"])) for k in range(DIM)]
+    store.optimize()
+    assert store.count() == len(CORPUS)
+    assert [ids(dense_search(store, axis(k), 4, ["hr"])) for k in range(DIM)] == before
+    assert store.optimize() is False  # nothing left to do

@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 from fastapi import APIRouter, Request, Response
-from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import StreamingResponse
 
 from services.api.chat import service
 from services.api.chat.schemas import ChatRequest, ChatResponse
-from services.api.deps import CurrentPrincipal, LLMDep, RuntimeDep
+from services.api.deps import CurrentPrincipal, LLMDep, RewriterDep, RuntimeDep
 from services.api.disconnect import ClientDisconnected, cancel_on_disconnect
 
 router = APIRouter(prefix="/v1", tags=["chat"])
@@ -24,16 +23,21 @@ router = APIRouter(prefix="/v1", tags=["chat"])
     },
 )
 async def chat(
-    body: ChatRequest, request: Request, runtime: RuntimeDep, llm: LLMDep, principal: CurrentPrincipal
+    body: ChatRequest,
+    request: Request,
+    runtime: RuntimeDep,
+    llm: LLMDep,
+    rewriter: RewriterDep,
+    principal: CurrentPrincipal,
 ) -> ChatResponse | Response:
     """Answer a question from the documents the caller may read, with numbered citations."""
     if not body.stream:
         try:
             # A caller that hangs up cancels the generation, so vLLM frees its slot at once.
-            return await cancel_on_disconnect(request, service.answer(runtime, llm, principal, body))
+            return await cancel_on_disconnect(request, service.answer(runtime, llm, rewriter, principal, body))
         except ClientDisconnected:
             return Response(status_code=499)
-    plan = await run_in_threadpool(service.prepare, runtime, llm, principal, body)
+    plan = await service.prepare(runtime, llm, rewriter, principal, body)
     return StreamingResponse(
         service.stream_answer(plan, runtime, llm),
         media_type="text/event-stream",

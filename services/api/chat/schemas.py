@@ -6,7 +6,7 @@ from typing import Literal
 
 from pydantic import BaseModel, Field
 
-from services.api.fields import QueryText
+from services.api.fields import History, QueryText, RetrievalMode, RewriteChoice, SearchFilterFields
 
 
 class ChatRequest(BaseModel):
@@ -14,6 +14,12 @@ class ChatRequest(BaseModel):
     conversation_id: str | None = Field(default=None, max_length=36)
     stream: bool = False
     top_k: int = Field(default=5, ge=1, le=20)
+    mode: RetrievalMode | None = Field(default=None, description="default: the server's retrieval_mode setting")
+    filters: SearchFilterFields | None = None
+    history: History = Field(default=[], description="earlier turns, for callers that keep the conversation themselves")
+    rewrite: RewriteChoice = Field(
+        default="auto", description="follow-up rewriting: auto (LLM when idle, else concat), llm, concat or off"
+    )
     priority: Literal["interactive", "batch"] | None = Field(
         default=None,
         description="batch requests are shed first when the model server is saturated; "
@@ -30,6 +36,7 @@ class Citation(BaseModel):
     heading: str
     chunk_index: int
     score: float
+    similarity: float = Field(description="cosine similarity to the question, the relevance floor's scale")
     text: str
     location: dict[str, str | int] = Field(
         default_factory=dict, description="where in the file: page, slide, sheet or attachment"
@@ -42,5 +49,8 @@ class ChatResponse(BaseModel):
     citations: list[Citation]
     refused: bool = Field(description="a policy rule answered instead of the model")
     answered_from_sources: bool = Field(description="false when nothing relevant was found and no model ran")
+    nearest: list[dict[str, str | float]] = Field(
+        default=[], description='with an "I don\'t know" answer: the closest documents the caller may read'
+    )
     generated: bool = Field(description="true when the answer text came from the language model")
     prompt_version: str

@@ -4,24 +4,26 @@ from __future__ import annotations
 
 import json
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from fastapi.concurrency import run_in_threadpool
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from services.api.chat.schemas import ChatRequest, ChatResponse, Citation
-from services.api.metrics import CHAT_REQUESTS, POLICY_DECISIONS
+from services.api.fields import to_turns
+from services.api.metrics import CHAT_REQUESTS, POLICY_DECISIONS, UNANSWERED_QUESTIONS
 from services.core import audit
 from services.core.auth import PrincipalContext
-from services.core.db.models import Conversation, Message
+from services.core.db.models import Conversation, Message, UnansweredQuestion
 from services.core.db.session import session_scope
 from services.core.errors import ConversationNotFound, LLMUnavailable, StewardError
 from services.core.llm import Priority, fit_prompt
 from services.core.llm.stack import LLMStack
 from services.core.policy import PolicyDecision
 from services.core.prompt import PROMPT_VERSION, Prompt, Turn
-from services.core.retrieval import retrieve
+from services.core.retrieval import Retrieval, retrieve
+from services.core.rewrite import FollowUpRewriter
 from services.core.runtime import Runtime
 
 NOT_FOUND_ANSWER = (
@@ -42,6 +44,7 @@ class ChatPlan:
     prompt: Prompt | None = None
     fixed_answer: str | None = None  # a refusal or "I don't know", given without calling the model
     refused: bool = False
+    nearest: list[dict[str, str | float]] = field(default_factory=list)  # with "I don't know": where to look
 
 
 def priority_of(principal: PrincipalContext, request: ChatRequest) -> Priority:
@@ -51,8 +54,22 @@ def priority_of(principal: PrincipalContext, request: ChatRequest) -> Priority:
     return "batch" if principal.role == "app" else "interactive"
 
 
-def prepare(runtime: Runtime, llm: LLMStack, principal: PrincipalContext, request: ChatRequest) -> ChatPlan:
-    """Run the input rule, admission, retrieval (ACL inside the query) and budget the prompt; audit each step."""
+async def prepare(
+    runtime: Runtime, llm: LLMStack, rewriter: FollowUpRewriter, principal: PrincipalContext, request: ChatRequest
+) -> ChatPlan:
+    """Input rule -> follow-up rewrite -> admission -> retrieval (ACL inside the query) -> budgeted prompt.
+
+    The rewrite runs on the event loop (it may call the model); the database and retrieval steps on threads."""
+    plan, history = await run_in_threadpool(_open, runtime, principal, request)
+    if plan.fixed_answer is not None:
+        return plan
+    # The conversation's own history, or the caller's when it keeps the conversation itself (stateless apps).
+    turns = to_turns(request.history) if request.history else history
+    rewritten = await rewriter.rewrite(request.question, turns, request.rewrite)
+    return await run_in_threadpool(_ground, runtime, llm, principal, request, plan, turns, rewritten.query)
+
+
+def _open(runtime: Runtime, principal: PrincipalContext, request: ChatRequest) -> tuple[ChatPlan, list[Turn]]:
     with session_scope(runtime.sessions) as session:
         conversation_id = _conversation(session, principal, request.conversation_id)
         history = _history(session, conversation_id)
@@ -61,25 +78,53 @@ def prepare(runtime: Runtime, llm: LLMStack, principal: PrincipalContext, reques
         if refusal is not None:
             _audit(session, refusal, plan)
             plan.fixed_answer, plan.refused = refusal.message, True
-            return plan
+    return plan, history
+
+
+def _ground(
+    runtime: Runtime,
+    llm: LLMStack,
+    principal: PrincipalContext,
+    request: ChatRequest,
+    plan: ChatPlan,
+    history: list[Turn],
+    query: str,
+) -> ChatPlan:
     # Shedding happens before retrieval: a refused request should cost as little as possible.
     llm.admission.admit(priority_of(principal, request))
     allowed_groups, acl = runtime.policy.retrieval_filter(principal)
-    hits = retrieve(runtime, request.question, allowed_groups, request.top_k)
-    if not hits:
+    filters = request.filters.to_filters() if request.filters else None
+    found = retrieve(runtime, query, allowed_groups, request.top_k, request.mode, filters, request.question)
+    if not found.answerable:
         with session_scope(runtime.sessions) as session:
-            _audit(session, acl, plan, hits=0)
-        plan.fixed_answer = NOT_FOUND_ANSWER
+            _audit(
+                session,
+                acl,
+                plan,
+                hits=len(found.passages),
+                query=query,
+                best_similarity=found.best_similarity,
+                uncovered=found.uncovered,
+            )
+            log_unanswered(session, principal, "chat", request.question, found)
+        plan.fixed_answer = not_found_answer(found)
+        plan.nearest = [
+            {"document_id": d.document_id, "title": d.title, "similarity": round(d.similarity, 6)}
+            for d in found.nearest
+        ]
         return plan
+    hits = [p.chunk for p in found.passages]
     fitted = fit_prompt(
         request.question, hits, history, runtime.settings.llm_prompt_style, llm.counter, llm.max_prompt_tokens
     )
+    similarity = {p.chunk.id: p.similarity for p in found.passages}
     with session_scope(runtime.sessions) as session:
         _audit(
             session,
             acl,
             plan,
             hits=len(hits),
+            query=query,
             prompt_tokens=fitted.prompt_tokens,
             sources_dropped=fitted.sources_dropped,
             history_turns_dropped=fitted.history_turns_dropped,
@@ -93,12 +138,44 @@ def prepare(runtime: Runtime, llm: LLMStack, principal: PrincipalContext, reques
             heading=h.heading,
             chunk_index=h.chunk_index,
             score=round(h.score, 6),
+            similarity=round(similarity.get(h.id, 0.0), 6),
             text=h.text,
             location=dict(h.location),
         )
         for n, h in enumerate(fitted.sources, start=1)
     ]
     return plan
+
+
+def not_found_answer(found: Retrieval) -> str:
+    """ "I don't know", pointing at the nearest documents the caller may read (if any)."""
+    answer = NOT_FOUND_ANSWER
+    if found.uncovered:
+        answer += " None of them mentions " + ", ".join(f'"{t}"' for t in found.uncovered) + "."
+    if found.nearest:
+        listing = "; ".join(f'"{d.title}"' for d in found.nearest)
+        answer += f" The closest documents I found are: {listing}."
+    return answer
+
+
+def log_unanswered(
+    session: Session, principal: PrincipalContext, channel: str, question: str, found: Retrieval
+) -> None:
+    """Admins read these at GET /v1/admin/unanswered: the questions the knowledge base does not cover."""
+    session.add(
+        UnansweredQuestion(
+            principal_id=principal.id,
+            channel=channel,
+            question=question,
+            query=found.query,
+            best_similarity=found.best_similarity,
+            nearest=[
+                {"document_id": d.document_id, "title": d.title, "similarity": round(d.similarity, 6)}
+                for d in found.nearest
+            ],
+        )
+    )
+    UNANSWERED_QUESTIONS.inc()
 
 
 def _audit(session: Session, decision: PolicyDecision, plan: ChatPlan, **extra: object) -> None:
@@ -160,13 +237,16 @@ def _response(plan: ChatPlan, answer: str, generated: bool) -> ChatResponse:
         citations=plan.citations,
         refused=plan.refused,
         answered_from_sources=plan.fixed_answer is None,
+        nearest=plan.nearest,
         generated=generated,
         prompt_version=PROMPT_VERSION,
     )
 
 
-async def answer(runtime: Runtime, llm: LLMStack, principal: PrincipalContext, request: ChatRequest) -> ChatResponse:
-    plan = await run_in_threadpool(prepare, runtime, llm, principal, request)
+async def answer(
+    runtime: Runtime, llm: LLMStack, rewriter: FollowUpRewriter, principal: PrincipalContext, request: ChatRequest
+) -> ChatResponse:
+    plan = await prepare(runtime, llm, rewriter, principal, request)
     generated = plan.prompt is not None
     if plan.prompt is None:
         text = plan.fixed_answer or ""

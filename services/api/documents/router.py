@@ -35,6 +35,9 @@ async def upload_document(
     source: Annotated[
         str | None, Form(max_length=1000, description="stable name; uploading to it again makes a new version")
     ] = None,
+    tags: Annotated[
+        list[str] | None, Form(description="labels searches can filter on (repeat or comma-separate)")
+    ] = None,
 ) -> DocumentOut:
     """Upload a document or a new version of one (admin).
 
@@ -45,7 +48,7 @@ async def upload_document(
     if len(data) > limit:
         raise PayloadTooLarge(f"file is larger than the {limit} byte limit")
     document, created = await run_in_threadpool(
-        service.upload, runtime, session, principal, file.filename or "", data, groups, title, source
+        service.upload, runtime, session, principal, file.filename or "", data, groups, title, source, tags or []
     )
     if not created:
         response.status_code = status.HTTP_200_OK

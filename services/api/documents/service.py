@@ -29,6 +29,14 @@ def parse_groups(raw: list[str]) -> list[str]:
     return groups
 
 
+def parse_tags(raw: list[str]) -> list[str]:
+    """Tags arrive like groups (repeated or comma-separated) but may be absent."""
+    tags = sorted({t.strip() for value in raw for t in value.split(",") if t.strip()})
+    if len(tags) > MAX_GROUPS or any(len(t) > 100 for t in tags):
+        raise InvalidInput(f"at most {MAX_GROUPS} tags of at most 100 characters each")
+    return tags
+
+
 def upload(
     runtime: Runtime,
     session: Session,
@@ -38,6 +46,7 @@ def upload(
     groups: list[str],
     title: str | None,
     source: str | None = None,
+    tags: list[str] | None = None,
 ) -> tuple[Document, bool]:
     """Store the original and queue its ingestion; returns (document, queued).
 
@@ -52,6 +61,7 @@ def upload(
     filename = (filename or "").replace("\\", "/").rsplit("/", 1)[-1].strip()[:255] or "upload"
     fmt = detect_format(filename, data[:HEAD_BYTES])
     groups = parse_groups(groups)
+    tags = parse_tags(tags or [])
     source = (source or "").strip() or filename
     if len(source) > 1000:
         raise InvalidInput("source is longer than 1000 characters")
@@ -67,6 +77,7 @@ def upload(
             size_bytes=len(data),
             sha256=sha256,
             groups=groups,
+            tags=tags,
             version=1,
             storage_path="",
             created_by=principal.id,
@@ -77,12 +88,18 @@ def upload(
         except IntegrityError:  # the same new source uploaded twice at once: the other one won
             session.rollback()
             raise Conflict(f"another upload of {source!r} is in progress; retry in a moment") from None
-    elif document.sha256 == sha256 and sorted(document.groups) == groups and document.status != "failed":
+    elif (
+        document.sha256 == sha256
+        and sorted(document.groups) == groups
+        and sorted(document.tags or []) == tags
+        and document.status != "failed"
+    ):
         return document, False  # re-uploading an identical file changes nothing
     else:
         document.version += 1
         document.filename, document.format, document.content_type = filename, fmt, CONTENT_TYPES[fmt]
         document.size_bytes, document.sha256, document.groups = len(data), sha256, groups
+        document.tags = tags
     document.title = (title or "").strip()[:500]
     document.status, document.stage, document.progress, document.error = "queued", "queued", 0, None
     document.updated_by = principal.id

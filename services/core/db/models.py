@@ -10,6 +10,7 @@ from sqlalchemy import (
     JSON,
     DateTime,
     Dialect,
+    Float,
     ForeignKey,
     Index,
     Integer,
@@ -85,6 +86,7 @@ class Document(Base):
     size_bytes: Mapped[int] = mapped_column(Integer)
     sha256: Mapped[str] = mapped_column(String(64), index=True)
     groups: Mapped[list[str]] = mapped_column(default=list)
+    tags: Mapped[list[str]] = mapped_column(default=list)  # free labels a search can filter on
     version: Mapped[int] = mapped_column(Integer, default=1)
     # The version whose chunks are indexed; lags `version` while a new upload is being ingested.
     indexed_version: Mapped[int] = mapped_column(Integer, default=0)
@@ -191,3 +193,19 @@ class AuditEvent(Base):
     decision: Mapped[str] = mapped_column(String(16))  # allow | deny | redact | info
     reason: Mapped[str] = mapped_column(Text, default="")
     details: Mapped[dict[str, Any]] = mapped_column(default=dict)
+
+
+class UnansweredQuestion(Base):
+    """A question no readable passage cleared the relevance floor for: what the knowledge base lacks."""
+
+    __tablename__ = "unanswered_questions"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
+    principal_id: Mapped[str | None] = mapped_column(String(36), default=None)
+    channel: Mapped[str] = mapped_column(String(16))  # chat | search
+    question: Mapped[str] = mapped_column(Text)
+    query: Mapped[str] = mapped_column(Text)  # the standalone query actually searched (after rewriting)
+    best_similarity: Mapped[float | None] = mapped_column(Float, default=None)
+    # The nearest readable documents [{document_id, title, similarity}], shown to the user and to admins.
+    nearest: Mapped[list[Any]] = mapped_column(JSON, default=list)

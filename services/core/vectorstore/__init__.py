@@ -3,19 +3,34 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 from services.core.registry import Registry
-from services.core.vectorstore.port import ChunkPoint, ScoredChunk, VectorStore
+from services.core.vectorstore.port import (
+    SEARCH_MODES,
+    ChunkPoint,
+    ScoredChunk,
+    SearchFilters,
+    SearchMode,
+    SearchQuery,
+    SparseVector,
+    VectorStore,
+)
 
 if TYPE_CHECKING:
     from services.core.settings import Settings
 
 __all__ = [
     "INDEXED_FIELDS",
+    "SEARCH_MODES",
+    "SPARSE_VECTOR",
     "SUMMARY_FIELDS",
     "ChunkPoint",
     "ScoredChunk",
+    "SearchFilters",
+    "SearchMode",
+    "SearchQuery",
+    "SparseVector",
     "VectorStore",
     "build_vector_store",
     "chunk_payload",
@@ -23,16 +38,37 @@ __all__ = [
     "vector_stores",
 ]
 
-# Keyword payload indexes every adapter creates: ACL filtering and per-document delete/count.
-INDEXED_FIELDS = ("document_id", "groups")
+# The named sparse vector (BM25 term weights, IDF applied by the engine) beside the unnamed dense one.
+SPARSE_VECTOR = "bm25"
+# Payload indexes every adapter creates: ACL filtering, per-document delete/count, and the search filters.
+INDEXED_FIELDS: dict[str, Literal["keyword", "float"]] = {
+    "document_id": "keyword",
+    "groups": "keyword",
+    "tags": "keyword",
+    "source_type": "keyword",
+    "created_at": "float",
+}
 # Payload fields document_points() returns: everything but the (large) text.
-SUMMARY_FIELDS = ("document_id", "chunk_index", "groups", "title", "heading", "text_hash", "location")
+SUMMARY_FIELDS = (
+    "document_id",
+    "chunk_index",
+    "groups",
+    "title",
+    "heading",
+    "text_hash",
+    "location",
+    "tags",
+    "source_type",
+    "created_at",
+    "sparse_model",
+)
 
 vector_stores: Registry[VectorStore] = Registry("vector store")
 
 
-def chunk_payload(point: ChunkPoint) -> dict[str, Any]:
-    """The payload stored beside a chunk's vector."""
+def chunk_payload(point: ChunkPoint, sparse_stored: bool = True) -> dict[str, Any]:
+    """The payload stored beside a chunk's vectors. `sparse_stored=False` when the collection cannot hold the
+    sparse vector: then no encoder is recorded, so re-indexing after an upgrade knows it is missing."""
     return {
         "document_id": point.document_id,
         "chunk_index": point.chunk_index,
@@ -42,12 +78,18 @@ def chunk_payload(point: ChunkPoint) -> dict[str, Any]:
         "text": point.text,
         "text_hash": point.text_hash,
         "location": dict(point.location),
+        "tags": list(point.tags),
+        "source_type": point.source_type,
+        "created_at": point.created_at,
+        "sparse_model": point.sparse_model if point.sparse is not None and sparse_stored else "",
     }
 
 
-def scored_chunk(point_id: object, score: float, payload: Mapping[str, Any] | None) -> ScoredChunk:
-    """A search hit rebuilt from a stored payload."""
+def scored_chunk(point_id: object, score: float, payload: Mapping[str, Any] | None, vector: Any = None) -> ScoredChunk:
+    """A search hit rebuilt from a stored payload and, when fetched, its vectors (the dense one is kept)."""
     p = payload or {}
+    # Engines return the unnamed dense vector as a plain list, or under "" beside named (sparse) ones.
+    dense = vector.get("") if isinstance(vector, Mapping) else vector
     return ScoredChunk(
         id=str(point_id),
         score=float(score),
@@ -58,6 +100,7 @@ def scored_chunk(point_id: object, score: float, payload: Mapping[str, Any] | No
         text=str(p.get("text", "")),
         groups=tuple(p.get("groups") or ()),
         location=dict(p.get("location") or {}),
+        vector=[float(x) for x in dense] if dense is not None else None,
     )
 
 

@@ -11,10 +11,12 @@ from typing import Any
 import qdrant_edge as qe
 
 from services.core.errors import ConfigurationError
-from services.core.vectorstore import INDEXED_FIELDS, SUMMARY_FIELDS, chunk_payload, scored_chunk
-from services.core.vectorstore.port import ChunkPoint, ScoredChunk
+from services.core.vectorstore import INDEXED_FIELDS, SPARSE_VECTOR, SUMMARY_FIELDS, chunk_payload, scored_chunk
+from services.core.vectorstore.plan import RRF_K, RRF_WEIGHTS, Condition, MatchAny, Plan, plan
+from services.core.vectorstore.port import ChunkPoint, ScoredChunk, SearchQuery, SparseVector
 
 CONFIG_FILE = "edge_config.json"
+_INDEX_TYPES = {"keyword": qe.PayloadSchemaType.Keyword, "float": qe.PayloadSchemaType.Float}
 
 
 class QdrantEdgeStore:
@@ -25,62 +27,72 @@ class QdrantEdgeStore:
         # One lock serialises every call: the engine tolerates concurrent calls, but close() would pull
         # the shard from under an in-flight query, and threads gain no throughput on it anyway.
         self._lock = threading.Lock()
+        self._maintenance = threading.Lock()  # optimize() vs close()
         self._closed = False
         self._shard: qe.EdgeShard | None = None
         self._dimension: int | None = None
+        self._sparse = False  # whether the shard has the sparse vector (shards from before hybrid search do not)
         if (self.shard_dir / CONFIG_FILE).exists():
             self._shard = self._open(lambda: qe.EdgeShard.load(str(self.shard_dir)))
-            self._dimension = self._stored_dimension()
+            self._dimension, self._sparse = self._stored_layout()
 
     def ensure_collection(self, dimension: int) -> None:
-        """Create the shard if missing (cosine distance); idempotent."""
+        """Create the shard if missing (cosine dense vector, BM25 sparse vector with IDF); idempotent."""
         with self._lock:
             self._check_open()
             if self._shard is None and (self.shard_dir / CONFIG_FILE).exists():
                 # Created by another handle since we were constructed.
                 self._shard = self._open(lambda: qe.EdgeShard.load(str(self.shard_dir)))
-                self._dimension = self._stored_dimension()
+                self._dimension, self._sparse = self._stored_layout()
             if self._shard is None:
-                config = qe.EdgeConfig(vectors=qe.EdgeVectorParams(size=dimension, distance=qe.Distance.Cosine))
+                config = qe.EdgeConfig(
+                    vectors=qe.EdgeVectorParams(size=dimension, distance=qe.Distance.Cosine),
+                    sparse_vectors={SPARSE_VECTOR: qe.EdgeSparseVectorParams(modifier=qe.Modifier.Idf)},
+                )
                 self._shard = self._open(lambda: qe.EdgeShard.create(str(self.shard_dir), config))
-                self._dimension = dimension
+                self._dimension, self._sparse = dimension, True
             elif self._dimension is not None and self._dimension != dimension:
                 raise ConfigurationError(
                     f"the vector shard at {self.shard_dir} holds vectors of dimension {self._dimension}, "
                     f"but the embedding model gives {dimension}; re-index into a new collection"
                 )
+            if not self._sparse:
+                # A shard from before hybrid search. The engine adds a named vector to a live shard, so no
+                # re-index is needed: its points just have no sparse vector (and no "sparse_model") until their
+                # document is ingested again, which gives reused chunks theirs (ingestion/pipeline.py).
+                self._shard.update(qe.UpdateOperation.create_sparse_vector(SPARSE_VECTOR, modifier=qe.Modifier.Idf))
+                self._sparse = True
             existing = self._shard.info().payload_schema
-            for name in INDEXED_FIELDS:
+            for name, kind in INDEXED_FIELDS.items():
                 if name not in existing:
-                    self._shard.update(qe.UpdateOperation.create_field_index(name, qe.PayloadSchemaType.Keyword))
+                    self._shard.update(qe.UpdateOperation.create_field_index(name, _INDEX_TYPES[kind]))
 
     def upsert(self, points: Sequence[ChunkPoint]) -> None:
-        """Insert or overwrite points by id."""
+        """Insert or overwrite points by id (with their sparse vector, when they have one)."""
         if not points:
             return
-        batch = [qe.Point(p.id, [float(x) for x in p.vector], chunk_payload(p)) for p in points]
         with self._lock:
-            self._require_shard().update(qe.UpdateOperation.upsert_points(batch))
+            shard = self._require_shard()
+            batch = [qe.Point(p.id, self._vectors(p), chunk_payload(p, self._sparse)) for p in points]
+            shard.update(qe.UpdateOperation.upsert_points(batch))
 
-    def search(self, vector: Sequence[float], limit: int, allowed_groups: Sequence[str] | None) -> list[ScoredChunk]:
-        """Nearest chunks, best first, with the ACL filter inside the query."""
-        if allowed_groups is not None and not allowed_groups:
+    def search(self, query: SearchQuery) -> list[ScoredChunk]:
+        """The best chunks in the query's mode, best first, with the ACL and filters inside every branch."""
+        planned = plan(query)
+        if planned is None:
             return []
-        query_filter = None
-        if allowed_groups is not None:
-            query_filter = qe.Filter(must=[qe.FieldCondition("groups", match=qe.MatchAny(list(allowed_groups)))])
-        request = qe.QueryRequest(
-            limit=limit,
-            query=qe.Query.Nearest([float(x) for x in vector]),
-            filter=query_filter,
-            with_payload=True,
-        )
+        request = _request(planned, query)
         with self._lock:
             self._check_open()
             if self._shard is None:
                 return []
+            if planned.needs_sparse and not self._sparse:
+                raise ConfigurationError(
+                    f"the vector shard at {self.shard_dir} has no sparse vector yet, so {query.mode} search is "
+                    "unavailable; ensure_collection() adds it (restart the server)"
+                )
             hits = self._shard.query(request)
-        return [scored_chunk(h.id, h.score, h.payload) for h in hits]
+        return [scored_chunk(h.id, h.score, h.payload, h.vector) for h in hits]
 
     def delete_document(self, document_id: str) -> None:
         """Remove every point of a document."""
@@ -117,6 +129,21 @@ class QdrantEdgeStore:
             for point_id, payload in updates.items():
                 shard.update(qe.UpdateOperation.set_payload([point_id], dict(payload)))
 
+    def set_sparse_vectors(self, vectors: Mapping[str, SparseVector], model: str) -> None:
+        """Replace the sparse vector of existing points, by id; dense vectors are untouched."""
+        if not vectors:
+            return
+        with self._lock:
+            shard = self._require_shard()
+            if not self._sparse:
+                return  # nowhere to put them; "sparse_model" stays as it is, so a later re-index adds them
+            shard.update(
+                qe.UpdateOperation.update_vectors(
+                    [qe.PointVectors(pid, {SPARSE_VECTOR: _sparse(v)}) for pid, v in vectors.items()]
+                )
+            )
+            shard.update(qe.UpdateOperation.set_payload(list(vectors), {"sparse_model": model}))
+
     def delete_points(self, ids: Sequence[str]) -> None:
         """Remove points by id."""
         if not ids:
@@ -131,9 +158,20 @@ class QdrantEdgeStore:
             self._check_open()
             return 0 if self._shard is None else self._shard.count(request)
 
+    def optimize(self) -> bool:
+        """Merge segments and build the HNSW and payload indexes (Qdrant Edge runs no optimizer by itself).
+
+        Runs outside the call lock, which the engine allows, so searches go on meanwhile; the maintenance
+        lock keeps close() from pulling the shard away until it is done."""
+        with self._maintenance:
+            with self._lock:
+                self._check_open()
+                shard = self._shard
+            return False if shard is None else bool(shard.optimize())
+
     def close(self) -> None:
         """Flush and release the shard's WAL lock; later calls raise."""
-        with self._lock:
+        with self._maintenance, self._lock:
             if self._shard is not None:
                 self._shard.flush()
                 self._shard.close()
@@ -151,13 +189,25 @@ class QdrantEdgeStore:
                 ) from exc
             raise
 
-    def _stored_dimension(self) -> int | None:
-        # The engine exposes no getter for its vector config; it persists it as JSON beside the segments.
+    def _stored_layout(self) -> tuple[int | None, bool]:
+        """The dense dimension and whether the sparse vector exists."""
+        # The engine exposes no getter for its vector config; it persists it as JSON beside the segments
+        # (and rewrites it when a vector is added).
         try:
             config = json.loads((self.shard_dir / CONFIG_FILE).read_text())
-            return int(config["vectors"][""]["size"])
-        except (OSError, ValueError, KeyError, TypeError):
-            return None
+        except (OSError, ValueError):
+            return None, False
+        try:
+            dimension: int | None = int(config["vectors"][""]["size"])
+        except (KeyError, TypeError, ValueError):
+            dimension = None
+        return dimension, SPARSE_VECTOR in (config.get("sparse_vectors") or {})
+
+    def _vectors(self, point: ChunkPoint) -> Any:
+        dense = [float(x) for x in point.vector]
+        if point.sparse is None or not self._sparse:
+            return dense
+        return {"": dense, SPARSE_VECTOR: _sparse(point.sparse)}
 
     def _check_open(self) -> None:
         if self._closed:
@@ -172,3 +222,53 @@ class QdrantEdgeStore:
 
 def _document_filter(document_id: str) -> qe.Filter:
     return qe.Filter(must=[qe.FieldCondition("document_id", match=qe.MatchValue(document_id))])
+
+
+def _sparse(vector: SparseVector) -> qe.SparseVector:
+    return qe.SparseVector(list(vector.indices), [float(x) for x in vector.values])
+
+
+def _filter(conditions: Sequence[Condition]) -> qe.Filter | None:
+    if not conditions:
+        return None
+    return qe.Filter(must=[_condition(c) for c in conditions])
+
+
+def _condition(condition: Condition) -> qe.FieldCondition:
+    if isinstance(condition, MatchAny):
+        return qe.FieldCondition(condition.key, match=qe.MatchAny(list(condition.values)))
+    return qe.FieldCondition(condition.key, range=qe.RangeFloat(gte=condition.gte, lte=condition.lte))
+
+
+def _request(planned: Plan, query: SearchQuery) -> qe.QueryRequest:
+    """One engine query: a nearest search on one vector, or both fused by RRF inside the engine."""
+    where = _filter(planned.conditions)
+    dense = qe.Query.Nearest([float(x) for x in query.dense]) if query.dense is not None else None
+    sparse, idf = None, None
+    if query.sparse is not None:
+        sparse = qe.Query.Nearest(_sparse(query.sparse), using=SPARSE_VECTOR)
+        corpus = _filter(planned.idf_corpus)
+        idf = qe.SearchParams(idf=qe.IdfParams(corpus=corpus)) if corpus is not None else None
+    scoring: qe.Query | qe.Fusion | None
+    prefetches, params = None, None
+    if planned.mode == "dense":
+        scoring = dense
+    elif planned.mode == "sparse":
+        scoring, params = sparse, idf
+    else:
+        # Every branch carries the full filter (ACL included), and so does the fusion stage above them.
+        prefetches = [
+            qe.Prefetch(limit=planned.candidates, query=dense, filter=where),
+            qe.Prefetch(limit=planned.candidates, query=sparse, filter=where, params=idf),
+        ]
+        # The stub lists Fusion, not its nested Rrf, among query types; Rrf is what the engine takes for RRF.
+        scoring = qe.Fusion.Rrf(k=RRF_K, weights=list(RRF_WEIGHTS))  # type: ignore[assignment]
+    return qe.QueryRequest(
+        limit=planned.limit,
+        query=scoring,
+        prefetches=prefetches,
+        filter=where,
+        params=params,
+        with_payload=True,
+        with_vector=query.with_vectors,
+    )

@@ -4,7 +4,30 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from datetime import datetime
+from typing import Any, Literal, Protocol
+
+# dense: cosine similarity of the embedding; sparse: BM25 over the "bm25" sparse vector;
+# hybrid: both, fused by reciprocal rank fusion inside the engine.
+SearchMode = Literal["dense", "sparse", "hybrid"]
+SEARCH_MODES: tuple[SearchMode, ...] = ("dense", "sparse", "hybrid")
+
+# Candidates each branch hands to fusion when the caller does not say: deep enough that a chunk one branch
+# ranks well but the other misses still reaches the fusion (see SearchQuery.candidates).
+MIN_CANDIDATES = 50
+CANDIDATES_PER_RESULT = 4
+
+
+@dataclass(frozen=True)
+class SparseVector:
+    """Non-zero dimensions of a sparse vector (BM25 term weights); indices are unique."""
+
+    indices: tuple[int, ...]
+    values: tuple[float, ...]
+
+    def __post_init__(self) -> None:
+        if len(self.indices) != len(self.values):
+            raise ValueError("a sparse vector needs exactly one value per index")
 
 
 @dataclass(frozen=True)
@@ -21,11 +44,21 @@ class ChunkPoint:
     text: str
     text_hash: str
     location: Mapping[str, Any] = field(default_factory=dict)
+    sparse: SparseVector | None = None
+    # Which encoder made `sparse` (SparseEncoder.version); stored so re-indexing can spot missing or stale ones.
+    sparse_model: str = ""
+    tags: Sequence[str] = ()
+    source_type: str = ""  # the document's format: pdf, docx, md, html, eml, ...
+    created_at: float | None = None  # the document's creation time, epoch seconds (a numeric range filter)
 
 
 @dataclass(frozen=True)
 class ScoredChunk:
-    """A search hit: the stored chunk payload and its similarity score (higher is closer)."""
+    """A search hit: the stored chunk payload and its score (higher is better).
+
+    What the score means depends on the mode: cosine similarity (dense), BM25 with IDF (sparse, unbounded),
+    or the reciprocal-rank-fusion score (hybrid: rank-based, at most about 1.1; see plan.RRF_K). Only dense
+    scores are comparable across questions, e.g. against a relevance floor."""
 
     id: str
     score: float
@@ -36,20 +69,70 @@ class ScoredChunk:
     text: str
     groups: tuple[str, ...] = field(default_factory=tuple)
     location: Mapping[str, Any] = field(default_factory=dict)
+    # The stored dense vector, when the query asked for it (SearchQuery.with_vectors): lets the caller measure
+    # a hit's cosine similarity to the question in any mode, and compare hits with each other.
+    vector: Sequence[float] | None = None
+
+
+@dataclass(frozen=True)
+class SearchFilters:
+    """Restrictions a caller adds to a search; every given one must hold, each matches any of its values.
+
+    `created_from` and `created_to` are inclusive; a naive datetime is taken as UTC (like the database)."""
+
+    document_ids: tuple[str, ...] = ()
+    tags: tuple[str, ...] = ()
+    source_types: tuple[str, ...] = ()
+    created_from: datetime | None = None
+    created_to: datetime | None = None
+
+
+@dataclass(frozen=True)
+class SearchQuery:
+    """One search. `allowed_groups=None` means unrestricted (admin); an empty list means nothing is readable.
+
+    `dense` is needed for dense and hybrid, `sparse` for sparse and hybrid. An empty sparse vector (a query of
+    stopwords) finds nothing in sparse mode and leaves hybrid with its dense branch alone.
+    `candidates` is how many hits each branch of a hybrid search hands to fusion (0: max(4 * limit, 50)).
+    `with_vectors` returns each hit's dense vector (ScoredChunk.vector)."""
+
+    limit: int
+    allowed_groups: Sequence[str] | None
+    dense: Sequence[float] | None = None
+    sparse: SparseVector | None = None
+    mode: SearchMode = "dense"
+    filters: SearchFilters = field(default_factory=SearchFilters)
+    candidates: int = 0
+    with_vectors: bool = False
+
+    def __post_init__(self) -> None:
+        if self.mode not in SEARCH_MODES:
+            raise ValueError(f"unknown search mode {self.mode!r}; choose one of {', '.join(SEARCH_MODES)}")
+        if self.limit < 1:
+            raise ValueError("a search needs a limit of at least 1")
+        if self.mode in ("dense", "hybrid") and self.dense is None:
+            raise ValueError(f"a {self.mode} search needs the dense query vector")
+        if self.mode in ("sparse", "hybrid") and self.sparse is None:
+            raise ValueError(f"a {self.mode} search needs the sparse query vector")
+        if self.candidates <= 0:
+            object.__setattr__(self, "candidates", max(CANDIDATES_PER_RESULT * self.limit, MIN_CANDIDATES))
+        elif self.candidates < self.limit:
+            object.__setattr__(self, "candidates", self.limit)
 
 
 class VectorStore(Protocol):
     """Stores chunk vectors with an ACL payload; every adapter must pass tests/contract/test_vectorstore.py."""
 
     def ensure_collection(self, dimension: int) -> None:
-        """Create the collection if missing (cosine distance); idempotent."""
+        """Create the collection if missing (cosine dense vector + "bm25" sparse vector with IDF) and its payload
+        indexes; idempotent. A collection from before sparse vectors gets the sparse vector added in place."""
 
     def upsert(self, points: Sequence[ChunkPoint]) -> None:
         """Insert or overwrite points by id, so re-running an ingestion never duplicates."""
 
-    def search(self, vector: Sequence[float], limit: int, allowed_groups: Sequence[str] | None) -> list[ScoredChunk]:
-        """Nearest chunks, best first. `allowed_groups=None` means unrestricted (admin);
-        otherwise only chunks sharing at least one group are considered — inside the query, never after it."""
+    def search(self, query: SearchQuery) -> list[ScoredChunk]:
+        """The best chunks for the query, best first. The ACL (`allowed_groups`) and the filters are part of
+        the query itself, in every branch of it: never applied to results afterwards."""
 
     def delete_document(self, document_id: str) -> None:
         """Remove every point of a document; a no-op when there is none."""
@@ -60,11 +143,19 @@ class VectorStore(Protocol):
     def set_payloads(self, updates: Mapping[str, Mapping[str, Any]]) -> None:
         """Merge the given payload fields into existing points, by id; vectors are untouched."""
 
+    def set_sparse_vectors(self, vectors: Mapping[str, SparseVector], model: str) -> None:
+        """Give existing points (by id) a new sparse vector made by encoder `model`; dense vectors are untouched.
+        For points indexed before sparse vectors existed, or by an older encoder."""
+
     def delete_points(self, ids: Sequence[str]) -> None:
         """Remove points by id; unknown ids are ignored."""
 
     def count(self, document_id: str | None = None) -> int:
         """Exact number of points, overall or of one document."""
+
+    def optimize(self) -> bool:
+        """Build pending indexes now (HNSW, payload) if the engine does not do it by itself; True if it did work.
+        Searches keep working while it runs."""
 
     def close(self) -> None:
         """Release files and connections (Qdrant Edge holds an exclusive WAL lock until then)."""

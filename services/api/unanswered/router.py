@@ -1,0 +1,29 @@
+"""GET /v1/admin/unanswered: questions Steward said "I don't know" to, for admins to close the gaps."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Query
+from pydantic import AwareDatetime
+
+from services.api.deps import CurrentPrincipal, SessionDep
+from services.api.unanswered.schemas import UnansweredList, UnansweredOut
+from services.api.unanswered.service import list_unanswered
+
+router = APIRouter(prefix="/v1/admin/unanswered", tags=["admin"])
+
+
+@router.get("", response_model=UnansweredList)
+def unanswered(
+    session: SessionDep,
+    principal: CurrentPrincipal,
+    limit: Annotated[int, Query(ge=1, le=500)] = 100,
+    offset: Annotated[int, Query(ge=0)] = 0,
+    since: Annotated[AwareDatetime | None, Query(description="only questions asked at or after")] = None,
+) -> UnansweredList:
+    """Newest first, with the best similarity reached and the nearest documents (admin)."""
+    rows, total = list_unanswered(session, principal, limit, offset, since)
+    return UnansweredList(
+        questions=[UnansweredOut.model_validate(r) for r in rows], total=total, limit=limit, offset=offset
+    )
