@@ -11,7 +11,7 @@ export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 export TOKENIZERS_PARALLELISM := false
 
-.PHONY: install system-deps model run test lint typecheck pytest bench bench-ingest eval clean
+.PHONY: install system-deps model run test lint typecheck pytest bench bench-ingest bench-retrieval eval clean
 
 install: $(STAMP)
 
@@ -51,6 +51,9 @@ bench: model system-deps
 
 bench-ingest: install
 	$(BIN)/python bench/ingest.py
+
+bench-retrieval: install
+	$(BIN)/python bench/retrieval.py
 
 # Retrieval/refusal evaluation on the bundled question set; the ingested corpus is cached in ~/.cache/steward/eval.
 eval: install

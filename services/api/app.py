@@ -9,6 +9,8 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 from fastapi.concurrency import run_in_threadpool
 
+from services.api.audit.router import principals_router
+from services.api.audit.router import router as audit_router
 from services.api.chat.router import router as chat_router
 from services.api.documents.router import jobs_router
 from services.api.documents.router import router as documents_router
@@ -69,6 +71,16 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     install_error_handlers(app)
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_upload_bytes + 64 * 1024)
     app.add_middleware(MetricsMiddleware)
-    for router in (health_router, documents_router, jobs_router, search_router, chat_router, unanswered_router):
+    routers = (
+        health_router,
+        documents_router,
+        jobs_router,
+        search_router,
+        chat_router,
+        unanswered_router,
+        audit_router,
+        principals_router,
+    )
+    for router in routers:
         app.include_router(router)
     return app

@@ -18,6 +18,7 @@ STATUS_BY_ERROR: dict[type[errors.StewardError], int] = {
     errors.PermissionDenied: 403,
     errors.DocumentNotFound: 404,
     errors.ConversationNotFound: 404,
+    errors.PrincipalNotFound: 404,
     errors.Conflict: 409,
     errors.PayloadTooLarge: 413,
     errors.UnsupportedFormat: 415,
@@ -29,7 +30,10 @@ STATUS_BY_ERROR: dict[type[errors.StewardError], int] = {
     errors.QueueUnavailable: 503,
     errors.LLMRejected: 502,
     errors.Overloaded: 429,
+    errors.QuotaExceeded: 429,
+    errors.QuotaUnavailable: 503,
     errors.ConfigurationError: 500,
+    errors.AuditChainBroken: 500,
 }
 
 
@@ -47,8 +51,17 @@ def _status_for(exc: errors.StewardError) -> int:
 async def _steward_error(_request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, errors.StewardError)
     headers = {"WWW-Authenticate": "Bearer"} if isinstance(exc, errors.NotAuthenticated) else {}
-    if isinstance(exc, errors.LLMUnavailable | errors.QueueUnavailable | errors.Overloaded):
+    if isinstance(
+        exc,
+        errors.LLMUnavailable
+        | errors.QueueUnavailable
+        | errors.Overloaded
+        | errors.QuotaExceeded
+        | errors.QuotaUnavailable,
+    ):
         headers["Retry-After"] = str(exc.retry_after_s)
+    if isinstance(exc, errors.QuotaExceeded):
+        headers["X-RateLimit-Reset"] = str(exc.reset_at)  # epoch seconds, as GitHub's API sends it
     return JSONResponse(error_body(exc.code, exc.message), status_code=_status_for(exc), headers=headers)
 
 

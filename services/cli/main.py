@@ -1,4 +1,4 @@
-"""The `steward` command: serve, worker, ingest, ask, keys, model, migrate."""
+"""The `steward` command: serve, worker, ingest, ask, keys, model, migrate, audit."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ from pathlib import Path
 
 import click
 
+from services.cli.audit_commands import audit
 from services.cli.client import ApiError, StewardClient
 from services.cli.llm_commands import llm
 
@@ -109,6 +110,7 @@ def _report_llm_ready(server, timeout_s: float) -> None:  # type: ignore[no-unty
 
 
 cli.add_command(llm)
+cli.add_command(audit)
 
 
 @cli.command()

@@ -28,6 +28,8 @@ class PrincipalContext:
     name: str
     role: Role
     groups: tuple[str, ...]
+    # The public prefix of the key the request came with ("bootstrap" for STEWARD_ADMIN_API_KEY): quotas per key.
+    api_key: str | None = None
 
     @property
     def readable_groups(self) -> list[str] | None:
@@ -43,8 +45,11 @@ def hash_key(key: str) -> str:
     return hashlib.sha256(key.encode()).hexdigest()
 
 
-def _context(principal: Principal) -> PrincipalContext:
-    return PrincipalContext(principal.id, principal.name, principal.role, tuple(principal.groups))  # type: ignore[arg-type]
+BOOTSTRAP_KEY = "bootstrap"
+
+
+def _context(principal: Principal, api_key: str | None = None) -> PrincipalContext:
+    return PrincipalContext(principal.id, principal.name, principal.role, tuple(principal.groups), api_key)  # type: ignore[arg-type]
 
 
 def ensure_bootstrap_admin(session: Session) -> Principal:
@@ -81,12 +86,12 @@ def authenticate(session: Session, key: str | None, admin_key: str) -> Principal
     if not key:
         raise NotAuthenticated("missing API key: send 'Authorization: Bearer <key>'")
     if hmac.compare_digest(key.encode(), admin_key.encode()):
-        return _context(ensure_bootstrap_admin(session))
+        return _context(ensure_bootstrap_admin(session), BOOTSTRAP_KEY)
     parts = key.split("_", 2)
     if len(parts) == 3 and parts[0] == KEY_PREFIX:
         row = session.scalar(select(ApiKey).where(ApiKey.prefix == parts[1], ApiKey.revoked_at.is_(None)))
         if row is not None and hmac.compare_digest(row.key_hash, hash_key(key)):
             principal = session.get(Principal, row.principal_id)
             if principal is not None:
-                return _context(principal)
+                return _context(principal, row.prefix)
     raise NotAuthenticated("invalid or revoked API key")

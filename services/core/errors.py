@@ -29,6 +29,16 @@ class ConversationNotFound(StewardError):
     code = "conversation_not_found"
 
 
+class PrincipalNotFound(StewardError):
+    code = "principal_not_found"
+
+
+class AuditChainBroken(StewardError):
+    """The audit hash chain does not verify (or its head is gone); nothing that would hide that may proceed."""
+
+    code = "audit_chain_broken"
+
+
 class UnsupportedFormat(StewardError):
     """The file type is not one Steward can parse."""
 
@@ -88,6 +98,25 @@ class Overloaded(StewardError):
     def __init__(self, message: str, retry_after_s: int = 5) -> None:
         super().__init__(message)
         self.retry_after_s = retry_after_s
+
+
+class QuotaExceeded(StewardError):
+    """A budget of the caller (user, group, API key or origin) is spent until `reset_at` (epoch seconds)."""
+
+    code = "quota_exceeded"
+
+    def __init__(self, message: str, retry_after_s: int, reset_at: int, rule_id: str) -> None:
+        super().__init__(message)
+        self.retry_after_s = retry_after_s
+        self.reset_at = reset_at
+        self.rule_id = rule_id
+
+
+class QuotaUnavailable(StewardError):
+    """The quota store cannot be read and quotas are configured to fail closed."""
+
+    code = "quota_unavailable"
+    retry_after_s = 10
 
 
 class QueueUnavailable(StewardError):

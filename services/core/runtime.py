@@ -16,6 +16,7 @@ from services.core.db.session import make_engine, make_session_factory, session_
 from services.core.embedder import Embedder
 from services.core.policy import PolicyEngine, PolicySet
 from services.core.queue import make_celery
+from services.core.quota import QuotaService, build_quota_service
 from services.core.settings import Settings
 from services.core.sparse import SparseEncoder
 from services.core.storage import BlobStore
@@ -40,6 +41,8 @@ class Runtime:
     policy: PolicyEngine
     celery: Celery
     blobs: BlobStore
+    # Request and token budgets, checked before the model is called (rules from the policy files).
+    quotas: QuotaService
 
     @classmethod
     def build(cls, settings: Settings) -> Runtime:
@@ -66,9 +69,11 @@ class Runtime:
             policy=policy,
             celery=make_celery(settings),
             blobs=BlobStore(settings.uploads_dir),
+            quotas=build_quota_service(settings, engine, policy.policy_set.quota_rules),
         )
 
     def close(self) -> None:
         self.embedding_batcher.close()
         self.vector_store.close()
+        self.quotas.close()
         self.engine.dispose()

@@ -163,8 +163,19 @@ class Settings(BaseSettings):
     # "base" for the embedded base model (primed answer, one line); "chat" for instruction-tuned models.
     llm_prompt_style: Literal["chat", "base"] = "base"
 
+    # Audit: rows older than this many days are purged by `steward audit purge` (0 keeps them forever).
+    # The chain stays verifiable: the last purged row's hash becomes its anchor (docs/governance.md).
+    audit_retention_days: int = Field(default=0, ge=0)
+
     # Policies
     policies_dir: Path = Path(__file__).resolve().parents[2] / "policies" / "default"
+
+    # Quotas (the rules are policy files: quota rules in policies_dir). Counters live in Redis or the database;
+    # auto picks Redis when the broker is Redis (production), else the database (embedded).
+    quota_store: Literal["auto", "redis", "database"] = "auto"
+    quota_redis_url: str = ""  # empty: the broker's Redis
+    # When the counters cannot be reached: true answers anyway (logged, counted), false refuses with 503.
+    quota_fail_open: bool = True
 
     @classmethod
     def settings_customise_sources(
@@ -191,6 +202,13 @@ class Settings(BaseSettings):
                 if self.profile == "embedded"
                 else "redis://127.0.0.1:6379/0"
             )
+        broker_is_redis = self.broker_url.startswith(("redis://", "rediss://"))
+        if self.quota_store == "auto":
+            self.quota_store = "redis" if broker_is_redis or self.quota_redis_url else "database"
+        if self.quota_store == "redis" and not self.quota_redis_url:
+            if not broker_is_redis:
+                raise ValueError("STEWARD_QUOTA_STORE=redis needs STEWARD_QUOTA_REDIS_URL (the broker is not Redis)")
+            self.quota_redis_url = self.broker_url
         return self
 
     @model_validator(mode="after")

@@ -18,7 +18,10 @@ router = APIRouter(prefix="/v1", tags=["chat"])
     response_model=ChatResponse,
     responses={
         200: {"content": {"text/event-stream": {}}, "description": "JSON, or SSE when stream=true"},
-        429: {"description": "overloaded: batch traffic is shed while the model server is saturated"},
+        429: {
+            "description": "overloaded (batch traffic shed while the model server is saturated) or quota_exceeded "
+            "(a request or token budget is spent: Retry-After and X-RateLimit-Reset say when it resets)"
+        },
         503: {"description": "llm_unavailable (with Retry-After) when no sources-only fallback is allowed"},
     },
 )
@@ -31,13 +34,15 @@ async def chat(
     principal: CurrentPrincipal,
 ) -> ChatResponse | Response:
     """Answer a question from the documents the caller may read, with numbered citations."""
+    origin = request.headers.get("origin")  # the embeddable widget's site: quotas per origin
     if not body.stream:
         try:
             # A caller that hangs up cancels the generation, so vLLM frees its slot at once.
-            return await cancel_on_disconnect(request, service.answer(runtime, llm, rewriter, principal, body))
+            answering = service.answer(runtime, llm, rewriter, principal, body, origin)
+            return await cancel_on_disconnect(request, answering)
         except ClientDisconnected:
             return Response(status_code=499)
-    plan = await service.prepare(runtime, llm, rewriter, principal, body)
+    plan = await service.prepare(runtime, llm, rewriter, principal, body, origin)
     return StreamingResponse(
         service.stream_answer(plan, runtime, llm),
         media_type="text/event-stream",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 
@@ -19,9 +20,11 @@ from services.core.db.models import Conversation, Message, UnansweredQuestion
 from services.core.db.session import session_scope
 from services.core.errors import ConversationNotFound, LLMUnavailable, StewardError
 from services.core.llm import Priority, fit_prompt
+from services.core.llm.gateway import TokenUsage
 from services.core.llm.stack import LLMStack
 from services.core.policy import PolicyDecision
 from services.core.prompt import PROMPT_VERSION, Prompt, Turn
+from services.core.quota import Caller, Charge
 from services.core.retrieval import Retrieval, retrieve
 from services.core.rewrite import FollowUpRewriter
 from services.core.runtime import Runtime
@@ -45,6 +48,14 @@ class ChatPlan:
     fixed_answer: str | None = None  # a refusal or "I don't know", given without calling the model
     refused: bool = False
     nearest: list[dict[str, str | float]] = field(default_factory=list)  # with "I don't know": where to look
+    # For the request's audit record (services/core/audit.record_chat_request):
+    started: float = field(default_factory=time.perf_counter)
+    query: str | None = None  # what was searched (the question, or its rewrite)
+    chunk_ids: list[str] = field(default_factory=list)  # retrieved
+    context_chunk_ids: list[str] = field(default_factory=list)  # put into the prompt
+    decisions: list[PolicyDecision] = field(default_factory=list)
+    usage: TokenUsage = field(default_factory=TokenUsage)
+    charge: Charge | None = None  # what quotas were charged for the model call (unused tokens go back)
 
 
 def priority_of(principal: PrincipalContext, request: ChatRequest) -> Priority:
@@ -55,21 +66,29 @@ def priority_of(principal: PrincipalContext, request: ChatRequest) -> Priority:
 
 
 async def prepare(
-    runtime: Runtime, llm: LLMStack, rewriter: FollowUpRewriter, principal: PrincipalContext, request: ChatRequest
+    runtime: Runtime,
+    llm: LLMStack,
+    rewriter: FollowUpRewriter,
+    principal: PrincipalContext,
+    request: ChatRequest,
+    origin: str | None = None,
 ) -> ChatPlan:
-    """Input rule -> follow-up rewrite -> admission -> retrieval (ACL inside the query) -> budgeted prompt.
+    """Input rule -> quota room -> follow-up rewrite -> admission -> retrieval (ACL inside the query) ->
+    budgeted prompt -> quota charge. `origin` is the request's Origin header (the widget's site), if any.
 
     The rewrite runs on the event loop (it may call the model); the database and retrieval steps on threads."""
-    plan, history = await run_in_threadpool(_open, runtime, principal, request)
+    caller = Caller(principal, origin)
+    plan, history = await run_in_threadpool(_open, runtime, caller, request)
     if plan.fixed_answer is not None:
         return plan
     # The conversation's own history, or the caller's when it keeps the conversation itself (stateless apps).
     turns = to_turns(request.history) if request.history else history
     rewritten = await rewriter.rewrite(request.question, turns, request.rewrite)
-    return await run_in_threadpool(_ground, runtime, llm, principal, request, plan, turns, rewritten.query)
+    return await run_in_threadpool(_ground, runtime, llm, caller, request, plan, turns, rewritten.query)
 
 
-def _open(runtime: Runtime, principal: PrincipalContext, request: ChatRequest) -> tuple[ChatPlan, list[Turn]]:
+def _open(runtime: Runtime, caller: Caller, request: ChatRequest) -> tuple[ChatPlan, list[Turn]]:
+    principal = caller.principal
     with session_scope(runtime.sessions) as session:
         conversation_id = _conversation(session, principal, request.conversation_id)
         history = _history(session, conversation_id)
@@ -78,23 +97,29 @@ def _open(runtime: Runtime, principal: PrincipalContext, request: ChatRequest) -
         if refusal is not None:
             _audit(session, refusal, plan)
             plan.fixed_answer, plan.refused = refusal.message, True
+        else:
+            # A spent budget is refused before any work (LLM rewrite, retrieval); raising here also rolls back
+            # a conversation just opened. A refused question never reaches the model, so it is never counted.
+            runtime.quotas.ensure_room(caller)
     return plan, history
 
 
 def _ground(
     runtime: Runtime,
     llm: LLMStack,
-    principal: PrincipalContext,
+    caller: Caller,
     request: ChatRequest,
     plan: ChatPlan,
     history: list[Turn],
     query: str,
 ) -> ChatPlan:
+    principal = caller.principal
     # Shedding happens before retrieval: a refused request should cost as little as possible.
     llm.admission.admit(priority_of(principal, request))
     allowed_groups, acl = runtime.policy.retrieval_filter(principal)
     filters = request.filters.to_filters() if request.filters else None
     found = retrieve(runtime, query, allowed_groups, request.top_k, request.mode, filters, request.question)
+    plan.query, plan.chunk_ids = query, [p.chunk.id for p in found.passages]
     if not found.answerable:
         with session_scope(runtime.sessions) as session:
             _audit(
@@ -117,6 +142,9 @@ def _ground(
     fitted = fit_prompt(
         request.question, hits, history, runtime.settings.llm_prompt_style, llm.counter, llm.max_prompt_tokens
     )
+    # Only now is the model certain to be called ("I don't know" above is answered without it): charge one
+    # request plus the prompt and the longest possible answer, or refuse with 429 having charged nothing.
+    plan.charge = runtime.quotas.charge(caller, fitted.prompt_tokens, runtime.settings.llm_max_tokens)
     similarity = {p.chunk.id: p.similarity for p in found.passages}
     with session_scope(runtime.sessions) as session:
         _audit(
@@ -130,6 +158,8 @@ def _ground(
             history_turns_dropped=fitted.history_turns_dropped,
         )
     plan.prompt = fitted.prompt
+    plan.context_chunk_ids = [h.id for h in fitted.sources]
+    plan.usage.prompt_tokens = fitted.prompt_tokens  # our count, until vLLM reports its own
     plan.citations = [
         Citation(
             source=n,
@@ -180,6 +210,7 @@ def log_unanswered(
 
 def _audit(session: Session, decision: PolicyDecision, plan: ChatPlan, **extra: object) -> None:
     POLICY_DECISIONS.labels(decision.rule_id, decision.decision).inc()
+    plan.decisions.append(decision)
     details = {"conversation_id": plan.conversation_id, "prompt_version": PROMPT_VERSION, **extra}
     audit.record_decision(session, decision, plan.principal_id, details)
 
@@ -206,8 +237,10 @@ def _history(session: Session, conversation_id: str) -> list[Turn]:
     return [Turn(m.role, m.content) for m in reversed(list(rows))]
 
 
-def save_turn(runtime: Runtime, plan: ChatPlan, answer: str) -> None:
+def save_turn(runtime: Runtime, plan: ChatPlan, answer: str, generated: bool) -> None:
+    """The conversation's two messages and the request's audit record, in one transaction."""
     with session_scope(runtime.sessions) as session:
+        _record_request(session, runtime, plan, answer, _outcome(plan, generated))
         session.add(Message(conversation_id=plan.conversation_id, role="user", content=plan.question))
         session.add(
             Message(
@@ -217,6 +250,32 @@ def save_turn(runtime: Runtime, plan: ChatPlan, answer: str) -> None:
                 citations=[c.model_dump() for c in plan.citations],
             )
         )
+
+
+def record_failed_request(runtime: Runtime, plan: ChatPlan) -> None:
+    """The audit record of a request that ended in an error after its plan was made (no answer to hash)."""
+    with session_scope(runtime.sessions) as session:
+        _record_request(session, runtime, plan, None, "error")
+
+
+def _record_request(session: Session, runtime: Runtime, plan: ChatPlan, answer: str | None, outcome: str) -> None:
+    audit.record_chat_request(
+        session,
+        principal_id=plan.principal_id,
+        conversation_id=plan.conversation_id,
+        question=plan.question,
+        query=plan.query,
+        chunk_ids=plan.chunk_ids,
+        context_chunk_ids=plan.context_chunk_ids,
+        decisions=plan.decisions,
+        model=runtime.settings.llm_model if plan.prompt is not None else None,
+        prompt_version=PROMPT_VERSION,
+        answer=answer,
+        prompt_tokens=plan.usage.prompt_tokens,
+        completion_tokens=plan.usage.completion_tokens,
+        latency_ms=round((time.perf_counter() - plan.started) * 1000),
+        outcome=outcome,
+    )
 
 
 def fallback_answer(runtime: Runtime, plan: ChatPlan, error: LLMUnavailable) -> str | None:
@@ -243,22 +302,45 @@ def _response(plan: ChatPlan, answer: str, generated: bool) -> ChatResponse:
     )
 
 
+def settle_quota(runtime: Runtime, llm: LLMStack, plan: ChatPlan, generated: str) -> None:
+    """Give back the answer tokens charged but not generated: vLLM's own count, else our tokenizer's."""
+    if plan.charge is None:
+        return
+    used = plan.usage.completion_tokens
+    if used is None:
+        used = (
+            llm.counter.count(Prompt([{"role": "assistant", "content": generated}], continue_final_message=True))
+            if generated
+            else 0
+        )
+    runtime.quotas.refund(plan.charge, used)
+
+
 async def answer(
-    runtime: Runtime, llm: LLMStack, rewriter: FollowUpRewriter, principal: PrincipalContext, request: ChatRequest
+    runtime: Runtime,
+    llm: LLMStack,
+    rewriter: FollowUpRewriter,
+    principal: PrincipalContext,
+    request: ChatRequest,
+    origin: str | None = None,
 ) -> ChatResponse:
-    plan = await prepare(runtime, llm, rewriter, principal, request)
+    plan = await prepare(runtime, llm, rewriter, principal, request, origin)
     generated = plan.prompt is not None
     if plan.prompt is None:
         text = plan.fixed_answer or ""
     else:
         try:
-            text = await llm.gateway.complete(plan.prompt)
+            text = await llm.gateway.complete(plan.prompt, plan.usage)
         except LLMUnavailable as exc:
+            await run_in_threadpool(settle_quota, runtime, llm, plan, "")
             fallback = await run_in_threadpool(fallback_answer, runtime, plan, exc)
             if fallback is None:
+                await run_in_threadpool(record_failed_request, runtime, plan)
                 raise
             text, generated = fallback, False
-    await run_in_threadpool(save_turn, runtime, plan, text)
+        else:
+            await run_in_threadpool(settle_quota, runtime, llm, plan, text)
+    await run_in_threadpool(save_turn, runtime, plan, text, generated)
     CHAT_REQUESTS.labels(_outcome(plan, generated)).inc()
     return _response(plan, text, generated)
 
@@ -285,23 +367,28 @@ async def stream_answer(plan: ChatPlan, runtime: Runtime, llm: LLMStack) -> Asyn
             parts.append(plan.fixed_answer or "")
             yield sse("token", {"text": plan.fixed_answer or ""})
         else:
-            async for delta in llm.gateway.stream(plan.prompt):
+            async for delta in llm.gateway.stream(plan.prompt, plan.usage):
                 parts.append(delta)
                 yield sse("token", {"text": delta})
     except LLMUnavailable as exc:
+        await run_in_threadpool(settle_quota, runtime, llm, plan, "".join(parts))
         # Before any token, a sources-only answer can still be given; after, only a clean error.
         fallback = None if parts else await run_in_threadpool(fallback_answer, runtime, plan, exc)
         if fallback is None:
+            await run_in_threadpool(record_failed_request, runtime, plan)
             CHAT_REQUESTS.labels("error").inc()
             yield sse("error", {"error": {"code": exc.code, "message": exc.message}})
             return
         parts, generated = [fallback], False
         yield sse("token", {"text": fallback})
     except StewardError as exc:
+        await run_in_threadpool(record_failed_request, runtime, plan)
         CHAT_REQUESTS.labels("error").inc()
         yield sse("error", {"error": {"code": exc.code, "message": exc.message}})
         return
     text = "".join(parts).strip()
-    await run_in_threadpool(save_turn, runtime, plan, text)
+    if generated:
+        await run_in_threadpool(settle_quota, runtime, llm, plan, text)
+    await run_in_threadpool(save_turn, runtime, plan, text, generated)
     CHAT_REQUESTS.labels(_outcome(plan, generated)).inc()
     yield sse("done", _response(plan, text, generated).model_dump())

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 from services.core import audit
 from services.core.auth import PrincipalContext
 from services.core.db.session import session_scope
@@ -19,6 +21,7 @@ def search(
     filters: SearchFilters | None = None,
     question: str | None = None,
 ) -> Retrieval:
+    started = time.perf_counter()
     allowed_groups, decision = runtime.policy.retrieval_filter(principal)
     found = retrieve(runtime, query, allowed_groups, top_k, mode, filters, question)
     with session_scope(runtime.sessions) as session:
@@ -27,5 +30,15 @@ def search(
             decision,
             principal.id,
             {"endpoint": "search", "hits": len(found.passages), "mode": found.mode, "answerable": found.answerable},
+        )
+        audit.record_search_request(
+            session,
+            principal_id=principal.id,
+            query=query,
+            question=question,
+            mode=found.mode,
+            chunk_ids=[p.chunk.id for p in found.passages],
+            decisions=[decision],
+            latency_ms=round((time.perf_counter() - started) * 1000),
         )
     return found

@@ -8,6 +8,7 @@ from typing import Any
 
 from sqlalchemy import (
     JSON,
+    BigInteger,
     DateTime,
     Dialect,
     Float,
@@ -181,18 +182,44 @@ class Message(Base):
 
 
 class AuditEvent(Base):
-    """Every policy decision and every governed action, with the rule that made it and why."""
+    """Every policy decision and every governed action, with the rule that made it and why.
+
+    Rows form a hash chain (services/core/audit.py writes it, services/core/audit_chain.py checks it): `id`
+    is the position in the chain, assigned under the chain head's lock, so ids have no gaps and a missing id
+    is a deleted row. `reason`, `details` and `payload_salt` are the payload, which erasure may blank;
+    everything else is the skeleton, which is never changed once written (services/core/audit_hash.py)."""
 
     __tablename__ = "audit_events"
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     created_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
-    principal_id: Mapped[str | None] = mapped_column(String(36), default=None)
+    principal_id: Mapped[str | None] = mapped_column(String(36), default=None, index=True)
     action: Mapped[str] = mapped_column(String(64))
     rule_id: Mapped[str | None] = mapped_column(String(100), default=None)
-    decision: Mapped[str] = mapped_column(String(16))  # allow | deny | redact | info
+    decision: Mapped[str] = mapped_column(String(16))  # allow | deny | filter | redact | info
     reason: Mapped[str] = mapped_column(Text, default="")
     details: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    payload_salt: Mapped[str | None] = mapped_column(String(32), default=None)  # None once erased
+    payload_digest: Mapped[str] = mapped_column(String(64))
+    prev_hash: Mapped[str] = mapped_column(String(64))
+    row_hash: Mapped[str] = mapped_column(String(64))
+    # Set when the payload was blanked at the principal's request (an `audit.erase` event later in the chain).
+    erased_at: Mapped[datetime | None] = mapped_column(default=None)
+
+
+class AuditChainHead(Base):
+    """The single row (id 1) that says where the audit chain ends and where it starts after purges.
+
+    Every append locks this row first, in the appender's transaction, so two writers can never chain onto
+    the same predecessor; `anchor_*` is the last purged row, from which verification starts."""
+
+    __tablename__ = "audit_chain_head"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    last_id: Mapped[int] = mapped_column(Integer)
+    last_hash: Mapped[str] = mapped_column(String(64))
+    anchor_id: Mapped[int] = mapped_column(Integer)
+    anchor_hash: Mapped[str] = mapped_column(String(64))
 
 
 class UnansweredQuestion(Base):
@@ -209,3 +236,18 @@ class UnansweredQuestion(Base):
     best_similarity: Mapped[float | None] = mapped_column(Float, default=None)
     # The nearest readable documents [{document_id, title, similarity}], shown to the user and to admins.
     nearest: Mapped[list[Any]] = mapped_column(JSON, default=list)
+
+
+class QuotaCounter(Base):
+    """What one budget (a quota rule applied to one user, group, key or origin) used in one fixed window.
+
+    The embedded profile's quota store (services/core/quota/sql_store.py); production keeps these in Redis.
+    Rows are charged with an atomic upsert and deleted some time after `expires_at` (epoch seconds)."""
+
+    __tablename__ = "quota_counters"
+
+    scope_key: Mapped[str] = mapped_column(String(200), primary_key=True)
+    window_start: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    expires_at: Mapped[int] = mapped_column(BigInteger, index=True)
+    requests: Mapped[int] = mapped_column(BigInteger, default=0)
+    tokens: Mapped[int] = mapped_column(BigInteger, default=0)

@@ -6,6 +6,7 @@ import asyncio
 import logging
 import time
 from collections.abc import AsyncIterator
+from dataclasses import dataclass
 from typing import Any
 
 import anyio
@@ -26,6 +27,14 @@ from services.core.prompt import Prompt
 from services.core.settings import Settings
 
 log = logging.getLogger(__name__)
+
+
+@dataclass
+class TokenUsage:
+    """What vLLM reported for one request (its last streamed chunk); None until it has."""
+
+    prompt_tokens: int | None = None
+    completion_tokens: int | None = None
 
 
 class LLMGateway:
@@ -95,8 +104,10 @@ class LLMGateway:
                     f"the language model failed with HTTP {exc.status_code}", kind=f"http_{exc.status_code}"
                 ) from exc
 
-    async def stream(self, prompt: Prompt) -> AsyncIterator[str]:
-        """Yield answer text as vLLM generates it; closing this iterator aborts the request in vLLM."""
+    async def stream(self, prompt: Prompt, usage: TokenUsage | None = None) -> AsyncIterator[str]:
+        """Yield answer text as vLLM generates it; closing this iterator aborts the request in vLLM.
+
+        `usage`, when given, receives the token counts vLLM reports (for the audit log)."""
         self.breaker.before_call()
         LLM_IN_FLIGHT.inc()
         started = time.perf_counter()
@@ -104,7 +115,7 @@ class LLMGateway:
         try:
             stream = await self._open(prompt)
             try:
-                async for delta in self._deltas(stream, started):
+                async for delta in self._deltas(stream, started, usage):
                     yield delta
             finally:
                 # Shielded: when the client has gone, the surrounding scope is cancelled, yet the
@@ -129,7 +140,9 @@ class LLMGateway:
                 self.breaker.release_probe()
             LLM_CIRCUIT_OPEN.set(1 if self.breaker.state == "open" else 0)
 
-    async def _deltas(self, stream: openai.AsyncStream[Any], started: float) -> AsyncIterator[str]:
+    async def _deltas(
+        self, stream: openai.AsyncStream[Any], started: float, usage: TokenUsage | None = None
+    ) -> AsyncIterator[str]:
         """Text deltas under the first-token and total deadlines; records TTFT and generation speed."""
         iterator = stream.__aiter__()
         deadline = started + self.total_timeout_s
@@ -149,6 +162,8 @@ class LLMGateway:
                 raise LLMUnavailable(f"the language model stopped mid-answer: {exc}", kind="stream_broken") from exc
             if event.usage is not None:
                 completion_tokens = event.usage.completion_tokens
+                if usage is not None:
+                    usage.prompt_tokens, usage.completion_tokens = event.usage.prompt_tokens, completion_tokens
             delta = event.choices[0].delta.content if event.choices else None
             if not first_token_at and delta:
                 delta = delta.lstrip()  # leading whitespace is never part of an answer
@@ -162,9 +177,9 @@ class LLMGateway:
             if elapsed > 0:
                 LLM_TOKENS_PER_SECOND.observe((completion_tokens - 1) / elapsed)
 
-    async def complete(self, prompt: Prompt) -> str:
+    async def complete(self, prompt: Prompt, usage: TokenUsage | None = None) -> str:
         """The whole answer; streamed underneath so timeouts and cancellation work the same."""
-        return "".join([delta async for delta in self.stream(prompt)]).strip()
+        return "".join([delta async for delta in self.stream(prompt, usage)]).strip()
 
     async def healthy(self) -> bool:
         try:

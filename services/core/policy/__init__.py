@@ -1,6 +1,6 @@
 """Policies as data: rules loaded from YAML, each decision carrying its rule id and a reason."""
 
 from services.core.policy.engine import PolicyDecision, PolicyEngine
-from services.core.policy.model import AclRule, DenyTopicRule, LLMFallbackRule, PolicySet
+from services.core.policy.model import AclRule, DenyTopicRule, LLMFallbackRule, PolicySet, QuotaRule
 
-__all__ = ["AclRule", "DenyTopicRule", "LLMFallbackRule", "PolicyDecision", "PolicyEngine", "PolicySet"]
+__all__ = ["AclRule", "DenyTopicRule", "LLMFallbackRule", "PolicyDecision", "PolicyEngine", "PolicySet", "QuotaRule"]

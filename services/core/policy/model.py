@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Annotated, Literal
 
 import yaml
-from pydantic import BaseModel, Field, TypeAdapter, ValidationError, field_validator
+from pydantic import BaseModel, Field, TypeAdapter, ValidationError, field_validator, model_validator
 
 from services.core.errors import ConfigurationError
 
@@ -59,7 +59,39 @@ class LLMFallbackRule(BaseModel):
     message: str = "The language model is unavailable right now, so here are the passages that seem to answer this:"
 
 
-Rule = Annotated[DenyTopicRule | AclRule | LLMFallbackRule, Field(discriminator="type")]
+class QuotaRule(BaseModel):
+    """A budget of requests and/or tokens per window, for each user, group, API key or widget origin.
+
+    Without `match` every subject of the scope gets its own budget (each user, each of a caller's groups,
+    each key, each origin); with it, only that one (a user or group name, a key's prefix, an origin).
+    `roles` narrows the rule to callers of those roles. A request must fit every rule that applies."""
+
+    id: str
+    type: Literal["quota"]
+    stage: Literal["quota"] = "quota"
+    description: str = ""
+    scope: Literal["user", "group", "api_key", "origin"]
+    match: str | None = None
+    roles: list[Literal["admin", "user", "app"]] | None = None
+    window: Literal["minute", "day"]
+    requests: int | None = Field(default=None, ge=0)
+    tokens: int | None = Field(default=None, ge=0)
+
+    @model_validator(mode="after")
+    def _limits_something(self) -> QuotaRule:
+        if self.requests is None and self.tokens is None:
+            raise ValueError(f"quota rule {self.id!r} limits neither requests nor tokens")
+        if self.scope == "origin" and self.match is not None:
+            self.match = normalize_origin(self.match)
+        return self
+
+
+def normalize_origin(origin: str) -> str:
+    """Origins compare case-insensitively and without a trailing slash."""
+    return origin.strip().rstrip("/").lower()
+
+
+Rule = Annotated[DenyTopicRule | AclRule | LLMFallbackRule | QuotaRule, Field(discriminator="type")]
 _rules_adapter: TypeAdapter[list[Rule]] = TypeAdapter(list[Rule])
 
 
@@ -97,6 +129,10 @@ class PolicySet(BaseModel):
             if isinstance(rule, LLMFallbackRule) and rule.retrieval_only:
                 return rule
         return None
+
+    @property
+    def quota_rules(self) -> list[QuotaRule]:
+        return [rule for rule in self.rules if isinstance(rule, QuotaRule)]
 
     @property
     def acl_rule(self) -> AclRule:

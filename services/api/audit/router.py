@@ -1,0 +1,67 @@
+"""Admin routes for the audit log: verify the hash chain, export it, erase one principal's data."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Query
+from fastapi.responses import StreamingResponse
+from pydantic import AwareDatetime
+
+from services.api.audit import service
+from services.api.audit.schemas import ErasureOut, VerifyOut
+from services.api.deps import CurrentPrincipal, RuntimeDep, SessionDep
+from services.core.audit_export import MEDIA_TYPES, ExportFormat
+
+router = APIRouter(prefix="/v1/admin/audit", tags=["admin"])
+principals_router = APIRouter(prefix="/v1/admin/principals", tags=["admin"])
+
+
+@router.get(
+    "/export",
+    response_class=StreamingResponse,
+    responses={200: {"content": {"application/x-ndjson": {}, "text/csv": {}}, "description": "one row per line"}},
+)
+def export(
+    runtime: RuntimeDep,
+    principal: CurrentPrincipal,
+    fmt: Annotated[ExportFormat, Query(alias="format")] = "jsonl",
+    since: Annotated[AwareDatetime | None, Query(description="rows created at or after")] = None,
+    until: Annotated[AwareDatetime | None, Query(description="rows created before")] = None,
+) -> StreamingResponse:
+    """Every audit row with its hashes, oldest first, as JSON Lines or CSV (admin); the export is audited."""
+    lines = service.export_lines(runtime, principal, fmt, since, until)
+    return StreamingResponse(
+        lines, media_type=MEDIA_TYPES[fmt], headers={"Content-Disposition": f'attachment; filename="audit.{fmt}"'}
+    )
+
+
+@router.post("/verify", response_model=VerifyOut)
+def verify(session: SessionDep, principal: CurrentPrincipal) -> VerifyOut:
+    """Walk the hash chain (admin). `ok` false names the first bad row (`bad_row_id`) and the `problem`."""
+    result = service.verify(session, principal)
+    return VerifyOut(
+        ok=result.ok,
+        rows=result.rows,
+        anchor_id=result.anchor_id,
+        head_id=result.head_id,
+        head_hash=result.head_hash,
+        bad_row_id=result.bad_row_id,
+        problem=result.problem,
+        summary=result.summary(),
+    )
+
+
+@principals_router.delete("/{principal_id}/data", response_model=ErasureOut)
+def erase(principal_id: str, session: SessionDep, principal: CurrentPrincipal) -> ErasureOut:
+    """Erase a principal's conversations, unanswered questions and audit payloads (admin); the chain still
+    verifies and the erasure is itself audited. 404 when there is no such principal and no data of theirs."""
+    result = service.erase(session, principal, principal_id)
+    return ErasureOut(
+        principal_id=result.principal_id,
+        conversations=result.conversations,
+        messages=result.messages,
+        unanswered_questions=result.unanswered_questions,
+        audit_rows=result.audit_rows,
+        event_id=result.event_id,
+    )
