@@ -43,6 +43,7 @@ class Claim:
     groups: tuple[str, ...]
     tags: tuple[str, ...] = ()
     created_at: datetime | None = None
+    classification: str = "internal"
     renewed_at: float = field(default_factory=time.monotonic)
 
 
@@ -94,6 +95,7 @@ def claim(runtime: Runtime, document_id: str, owner: str) -> Claim | str:
             groups=tuple(document.groups),
             tags=tuple(document.tags or ()),
             created_at=document.created_at,
+            classification=document.classification,
         )
 
 

@@ -24,6 +24,7 @@ from ingestion.chunker import embedding_prefix
 from ingestion.lease import Claim, LeaseLost
 from ingestion.parsers import ParseLimits
 from ingestion.preparation import PreparationRequest, Preparer
+from ingestion.redaction import redact_chunks
 from services.core.db.models import Chunk, utcnow
 from services.core.db.session import session_scope
 from services.core.errors import StewardError
@@ -125,7 +126,7 @@ def _ingest(runtime: Runtime, claim: Claim) -> Outcome:
         )
         parsed = preparer(runtime).parse(request)
         lease.renew(runtime, claim, "chunking", PROGRESS["chunking"])
-        chunks = preparer(runtime).chunk(request, parsed)
+        chunks = redact_chunks(runtime.pii, preparer(runtime).chunk(request, parsed))  # settings.pii_ingestion
     except StewardError as exc:
         mark_failed(runtime, claim, exc.message)
         return Outcome("failed")
@@ -161,6 +162,7 @@ def _payload(claim: Claim, title: str, p: PlannedChunk) -> dict[str, Any]:
     return {
         "chunk_index": p.chunk.index,
         "groups": list(claim.groups),
+        "classification": claim.classification,  # reclassifying re-embeds nothing: only this payload changes
         "title": title,
         "heading": p.chunk.heading,
         "location": dict(p.chunk.location),
@@ -221,6 +223,7 @@ def _embed(runtime: Runtime, claim: Claim, title: str, fresh: Sequence[PlannedCh
                     tags=claim.tags,
                     source_type=claim.format,
                     created_at=_created_at(claim),
+                    classification=claim.classification,
                 )
                 for p, vector in zip(batch, vectors, strict=True)
             ]

@@ -73,6 +73,7 @@ def served(tmp_path_factory: pytest.TempPathFactory, vllm_base_url: str) -> Iter
         llm_base_url=vllm_base_url,
         llm_prompt_style="chat",
         llm_max_tokens=1500,
+        grounding_action="off",  # token-level streaming: grounding would hold tokens back a sentence at a time
     )
     app = create_app(settings)
     with ServerThread(app) as server:
@@ -239,6 +240,7 @@ def test_vllm_killed_mid_stream_ends_the_stream_with_an_error_event(
             llm_prompt_style="chat",
             llm_max_tokens=1500,
             llm_first_token_timeout_s=20,
+            grounding_action="off",  # token-level streaming (grounding emits whole checked sentences)
         )
         app = create_app(settings)
         with TestClient(app) as client:

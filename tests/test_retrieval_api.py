@@ -186,3 +186,13 @@ def test_uncovered_chat_question_says_so_points_to_readable_documents_and_is_log
     assert entries[0]["channel"] == "chat" and entries[0]["best_similarity"] is not None
     assert [d["document_id"] for d in entries[0]["nearest"]] == [d["document_id"] for d in body["nearest"]]
     assert api.get("/v1/admin/unanswered", headers=auth(employee)).status_code == 403
+
+
+def test_a_rewrite_never_makes_an_answerable_question_unanswerable(api: TestClient, corpus: dict[str, str]) -> None:
+    junk = [{"role": "user", "content": "turn " + "blah " * 1500}, {"role": "assistant", "content": "blah"}]
+    question = "and how much is the monthly parking permit in Lisbon?"
+    found = search(api, ADMIN_KEY, question, history=junk, rewrite="concat")
+    assert found["answerable"] is True
+    assert found["query"].endswith(question)
+    assert len(found["query"]) < 1000  # each earlier question is clipped before it is put in front
+    assert documents(found)[0] == corpus["parking-lisbon.md"]

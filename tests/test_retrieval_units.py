@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
 from services.core.retrieval import Passage, drop_near_duplicates, mmr, nearest_documents
 from services.core.vectorstore import ScoredChunk
@@ -48,3 +49,26 @@ def test_mmr_prefers_a_different_passage_over_a_redundant_one() -> None:
 def test_nearest_documents_are_distinct_and_best_first() -> None:
     passages = [passage(0, "a", "x", 0.3), passage(1, "b", "y", 0.5), passage(2, "a", "z", 0.6)]
     assert [(d.document_id, d.similarity) for d in nearest_documents(passages)] == [("a", 0.6), ("b", 0.5)]
+
+
+def test_the_question_as_asked_wins_when_its_rewrite_is_unanswerable(monkeypatch: pytest.MonkeyPatch) -> None:
+    from services.core import retrieval
+
+    calls: list[str] = []
+
+    def fake(runtime: object, query: str, *args: object) -> retrieval.Retrieval:
+        calls.append(query)
+        answerable = query == "as asked"
+        return retrieval.Retrieval(query, "hybrid", [], answerable, 0.5 if answerable else 0.1)
+
+    monkeypatch.setattr(retrieval, "_retrieve", fake)
+    found = retrieval.retrieve(None, "rewritten", None, 5, question="as asked")  # type: ignore[arg-type]
+    assert (found.query, found.answerable, calls) == ("as asked", True, ["rewritten", "as asked"])
+    calls.clear()
+    monkeypatch.setattr(
+        retrieval,
+        "_retrieve",
+        lambda runtime, query, *a: fake(runtime, "as asked") if query == "rewritten" else fake(runtime, query),
+    )
+    assert retrieval.retrieve(None, "rewritten", None, 5, question="as asked").answerable  # type: ignore[arg-type]
+    assert calls == ["as asked"]  # an answerable rewrite is used without a second search

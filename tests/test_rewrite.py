@@ -156,3 +156,9 @@ def test_off_searches_the_question_as_asked() -> None:
 def test_plausible_accepts_a_rewrite_made_of_the_conversation_words() -> None:
     assert plausible(GOOD, QUESTION, HISTORY)
     assert not plausible("x" * 2000, QUESTION, HISTORY)
+
+
+def test_a_rewrite_that_drops_what_was_asked_is_rejected() -> None:
+    history = [Turn("user", "turn 4 blah blah blah"), Turn("assistant", "blah")]
+    assert not plausible("turn 4 blah blah", "And the holidays?", history)
+    assert plausible("How many holidays do I get?", "And the holidays?", [*history, Turn("user", "How many")])

@@ -15,9 +15,11 @@ from services.api.chat.router import router as chat_router
 from services.api.documents.router import jobs_router
 from services.api.documents.router import router as documents_router
 from services.api.errors import install_error_handlers
+from services.api.groups.router import router as groups_router
 from services.api.health.router import router as health_router
 from services.api.limits import BodySizeLimit
 from services.api.metrics import MetricsMiddleware
+from services.api.policies.router import router as policies_router
 from services.api.search.router import router as search_router
 from services.api.unanswered.router import router as unanswered_router
 from services.core.llm.stack import LLMStack
@@ -80,6 +82,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         unanswered_router,
         audit_router,
         principals_router,
+        groups_router,
+        policies_router,
     )
     for router in routers:
         app.include_router(router)

@@ -19,6 +19,8 @@ STATUS_BY_ERROR: dict[type[errors.StewardError], int] = {
     errors.DocumentNotFound: 404,
     errors.ConversationNotFound: 404,
     errors.PrincipalNotFound: 404,
+    errors.GroupNotFound: 404,
+    errors.MembershipNotFound: 404,
     errors.Conflict: 409,
     errors.PayloadTooLarge: 413,
     errors.UnsupportedFormat: 415,

@@ -14,6 +14,7 @@ import click
 from services.cli.audit_commands import audit
 from services.cli.client import ApiError, StewardClient
 from services.cli.llm_commands import llm
+from services.cli.policy_commands import policy
 
 DEFAULT_URL = "http://127.0.0.1:8000"
 
@@ -111,6 +112,7 @@ def _report_llm_ready(server, timeout_s: float) -> None:  # type: ignore[no-unty
 
 cli.add_command(llm)
 cli.add_command(audit)
+cli.add_command(policy)
 
 
 @cli.command()

@@ -13,6 +13,7 @@ from typing import Any
 from sqlalchemy import insert, select, update
 from sqlalchemy.orm import Session
 
+from services.core import pii
 from services.core.audit_hash import as_stored_json, payload_digest, row_hash
 from services.core.db.models import AuditChainHead, AuditEvent, utcnow
 from services.core.db.session import rows_affected
@@ -122,18 +123,25 @@ def record_decision(
         principal_id=principal_id,
         reason=decision.reason,
         rule_id=decision.rule_id,
-        details={**decision.details, **(details or {})},
+        details=_redact_query({**decision.details, **(details or {})}),
     )
+
+
+def _redact_query(details: dict[str, Any]) -> dict[str, Any]:
+    """A decision's `query` detail (the ACL decision carries what was searched) is user text too."""
+    if isinstance(details.get("query"), str):
+        details["query"] = redact_question(details["query"])
+    return details
 
 
 def redact_question(text: str) -> str:
     """What of a question (or a query derived from it) the audit log keeps.
 
-    The hook for PII redaction: it returns the text unchanged until that policy exists. Every question
-    and query written by the request records below goes through here. User text also reaches the log in
-    policy decisions (the ACL decision's `query` detail, a deny-topic reason quoting the matched term) and
-    the unanswered-questions table; the redaction work must cover those too."""
-    return text
+    Redacted (placeholders numbered afresh per text) when the runtime's PII policy says so
+    (settings.pii_questions), else unchanged. Every question and query written by the request records below
+    goes through here, as do a decision's `query` detail (record_decision) and the unanswered-questions
+    table (services/api/chat/service.log_unanswered). A deny-topic reason quotes a policy term, not PII."""
+    return pii.redact_question(text)
 
 
 def decision_summary(decisions: Sequence[PolicyDecision]) -> list[dict[str, str]]:

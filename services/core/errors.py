@@ -33,6 +33,14 @@ class PrincipalNotFound(StewardError):
     code = "principal_not_found"
 
 
+class GroupNotFound(StewardError):
+    code = "group_not_found"
+
+
+class MembershipNotFound(StewardError):
+    code = "membership_not_found"
+
+
 class AuditChainBroken(StewardError):
     """The audit hash chain does not verify (or its head is gone); nothing that would hide that may proceed."""
 

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from services.core.access import ReadScope
 from services.core.answerability import uncovered_terms
 from services.core.runtime import Runtime
 from services.core.vectorstore import ScoredChunk
@@ -58,13 +59,40 @@ class Retrieval:
 def retrieve(
     runtime: Runtime,
     query: str,
-    allowed_groups: Sequence[str] | None,
+    scope: ReadScope | Sequence[str] | None,
     top_k: int,
     mode: SearchMode | None = None,
     filters: SearchFilters | None = None,
     question: str | None = None,
 ) -> Retrieval:
-    """`question` is what the user asked when `query` is its rewrite; its specific terms must be covered."""
+    """`question` is what the user asked when `query` is its rewrite; its specific terms must be covered.
+    `scope` is what the principal may read (a bare list of groups, or None, is a scope without classification
+    levels: callers that predate classifications, such as the retrieval bench).
+
+    A rewrite must never make a question unanswerable that is answerable as asked (a conversation about
+    something else, or pasted junk, in front of a self-contained question): then the question as asked wins."""
+    found = _retrieve(runtime, query, scope, top_k, mode, filters, question)
+    if question and question != query and not found.answerable:
+        as_asked = _retrieve(runtime, question, scope, top_k, mode, filters, question)
+        if as_asked.answerable:
+            return as_asked
+    return found
+
+
+def _retrieve(
+    runtime: Runtime,
+    query: str,
+    scope: ReadScope | Sequence[str] | None,
+    top_k: int,
+    mode: SearchMode | None = None,
+    filters: SearchFilters | None = None,
+    question: str | None = None,
+) -> Retrieval:
+    """`question` is what the user asked when `query` is its rewrite; its specific terms must be covered.
+    `scope` is what the principal may read (a bare list of groups, or None, is a scope without classification
+    levels: callers that predate classifications, such as the retrieval bench)."""
+    if not isinstance(scope, ReadScope):
+        scope = ReadScope(None if scope is None else tuple(scope), None)
     settings = runtime.settings
     mode = mode or settings.retrieval_mode
     dense = runtime.embedder.embed_query(query)
@@ -72,7 +100,8 @@ def retrieve(
     hits = runtime.vector_store.search(
         SearchQuery(
             limit=max(top_k * OVERFETCH, MIN_FETCH),
-            allowed_groups=allowed_groups,
+            allowed_groups=scope.groups,
+            allowed_classifications=scope.classifications,
             dense=dense,
             sparse=sparse,
             mode=mode,

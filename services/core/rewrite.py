@@ -68,6 +68,7 @@ _WORD = re.compile(r"[\w'-]+", re.UNICODE)
 SHORT_QUESTION_WORDS = 4
 USER_TURNS_KEPT = 2
 MAX_QUERY_CHARS = 1000
+PREVIOUS_QUESTION_CHARS = 300
 
 
 @dataclass(frozen=True)
@@ -88,7 +89,12 @@ def is_follow_up(question: str) -> bool:
 
 def concat_rewrite(question: str, history: Sequence[Turn]) -> Rewritten:
     """The question prefixed with the user's last questions when it reads like a follow-up."""
-    asked = [turn.content.strip() for turn in history if turn.role == "user" and turn.content.strip()]
+    # Earlier questions are short; a pasted wall of text would drown the question, so each is clipped.
+    asked = [
+        turn.content.strip()[:PREVIOUS_QUESTION_CHARS]
+        for turn in history
+        if turn.role == "user" and turn.content.strip()
+    ]
     if not asked:
         return Rewritten(question, "none")
     if not is_follow_up(question):
@@ -138,7 +144,11 @@ def plausible(rewritten: str, question: str, history: Sequence[Turn]) -> bool:
         return False
     known = {w for turn in history for w in _WORD.findall(turn.content.lower())} | set(_WORD.findall(question.lower()))
     words = _WORD.findall(rewritten.lower())
-    return bool(words) and sum(w in known for w in words) / len(words) >= 0.5
+    if not words or sum(w in known for w in words) / len(words) < 0.5:
+        return False
+    # It must still ask what was asked: at least one of the question's own content words survives.
+    content = {w for w in _WORD.findall(question.lower()) if len(w) > 3 and w not in _ANAPHORA}
+    return not content or bool(content & set(words))
 
 
 class FollowUpRewriter:

@@ -14,6 +14,7 @@ from services.core.batcher import EmbeddingBatcher
 from services.core.db import migrate
 from services.core.db.session import make_engine, make_session_factory, session_scope
 from services.core.embedder import Embedder
+from services.core.pii import PiiGuard, install_question_redactor, uninstall_question_redactor
 from services.core.policy import PolicyEngine, PolicySet
 from services.core.queue import make_celery
 from services.core.quota import QuotaService, build_quota_service
@@ -43,6 +44,8 @@ class Runtime:
     blobs: BlobStore
     # Request and token budgets, checked before the model is called (rules from the policy files).
     quotas: QuotaService
+    # Personal-data redaction as the settings ask; spaCy is loaded on first use only.
+    pii: PiiGuard
 
     @classmethod
     def build(cls, settings: Settings) -> Runtime:
@@ -57,6 +60,10 @@ class Runtime:
         embedder = Embedder(settings.embedding_model, settings.embedding_batch_size, settings.embedding_replicas)
         vector_store = build_vector_store(settings)
         vector_store.ensure_collection(embedder.dimension)
+        pii = PiiGuard(settings)
+        install_question_redactor(pii)
+        if pii.enabled:
+            pii.warm_up()
         log.info("runtime ready: profile=%s vector_store=%s", settings.profile, settings.vector_store)
         return cls(
             settings=settings,
@@ -70,9 +77,21 @@ class Runtime:
             celery=make_celery(settings),
             blobs=BlobStore(settings.uploads_dir),
             quotas=build_quota_service(settings, engine, policy.policy_set.quota_rules),
+            pii=pii,
         )
 
+    def reload_policies(self) -> PolicySet:
+        """Load the policy files again and put them in force for the next request, without a restart.
+
+        A bad file raises (naming file, line and reason) and the rules in force stay as they were. Swapping
+        the engine is one attribute assignment, so a request sees either the old rules or the new, not a mix."""
+        policy_set = PolicySet.from_path(self.settings.policies_dir)
+        self.policy = PolicyEngine(policy_set)
+        self.quotas.replace_rules(policy_set.quota_rules)
+        return policy_set
+
     def close(self) -> None:
+        uninstall_question_redactor(self.pii)
         self.embedding_batcher.close()
         self.vector_store.close()
         self.quotas.close()

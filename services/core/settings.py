@@ -163,9 +163,33 @@ class Settings(BaseSettings):
     # "base" for the embedded base model (primed answer, one line); "chat" for instruction-tuned models.
     llm_prompt_style: Literal["chat", "base"] = "base"
 
+    # Grounding (services/core/grounding.py): each answer sentence is checked against the sources it cites.
+    # Unsupported ones are removed, flagged with a visible marker, or (off) let through unchecked. A sentence
+    # passes when its numbers occur in its sources and its best cosine to a source sentence or its share of
+    # content words found in them reaches the threshold. Calibrated by bench/grounding.py (docs/governance.md):
+    # on the eval set word overlap let invented sentences through for every threshold that saved true ones,
+    # so it is off by default (1.01: no sentence reaches it).
+    grounding_action: Literal["remove", "flag", "off"] = "remove"
+    grounding_min_similarity: float = Field(default=0.75, ge=-1.0, le=1.01)
+    grounding_min_overlap: float = Field(default=1.01, ge=0.0, le=1.01)
+
     # Audit: rows older than this many days are purged by `steward audit purge` (0 keeps them forever).
     # The chain stays verifiable: the last purged row's hash becomes its anchor (docs/governance.md).
     audit_retention_days: int = Field(default=0, ge=0)
+
+    # Personal data (docs/governance.md, "PII"). Ingestion: off, redact_stored (chunks redacted before they
+    # are embedded and stored) or redact_output (the index keeps originals; search results, citations and
+    # answers are redacted). Off by default: redacting changes what the corpus says, an admin's decision.
+    pii_ingestion: Literal["off", "redact_stored", "redact_output"] = "off"
+    # Questions as the audit log and the unanswered list keep them (retrieval and the self-hosted model still
+    # get the original: the terms are what is searched). auto: redact when environment is prod, else off.
+    pii_questions: Literal["auto", "off", "redact"] = "auto"
+    # Answers (also when the model repeats what the question said); redact_output implies it.
+    pii_answers: Literal["off", "redact"] = "off"
+    # Findings scoring below this are ignored (phone numbers score 0.4, names 0.85, checksummed ones 1.0).
+    pii_min_score: float = Field(default=0.4, ge=0.0, le=1.0)
+    # Conversations whose placeholder numbering is remembered (in memory, least recently used dropped).
+    pii_conversation_cache: int = Field(default=10_000, ge=1)
 
     # Policies
     policies_dir: Path = Path(__file__).resolve().parents[2] / "policies" / "default"
@@ -209,6 +233,14 @@ class Settings(BaseSettings):
             if not broker_is_redis:
                 raise ValueError("STEWARD_QUOTA_STORE=redis needs STEWARD_QUOTA_REDIS_URL (the broker is not Redis)")
             self.quota_redis_url = self.broker_url
+        return self
+
+    @model_validator(mode="after")
+    def _resolve_pii_questions(self) -> Settings:
+        if self.pii_questions == "auto":
+            # A real deployment keeps no personal data in its audit log unless told to; dev and the test suite
+            # skip loading spaCy for it.
+            self.pii_questions = "redact" if self.environment == "prod" else "off"
         return self
 
     @model_validator(mode="after")

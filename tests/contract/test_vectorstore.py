@@ -755,3 +755,67 @@ def test_optimize_keeps_every_point_and_answer(store: VectorStore) -> None:
     assert store.count() == len(CORPUS)
     assert [ids(dense_search(store, axis(k), 4, ["hr"])) for k in range(DIM)] == before
     assert store.optimize() is False  # nothing left to do
+
+
+# Classifications (services/core/access.py): the same PASSAGES, with the secret now readable by eng as a group but
+# classified above an internal clearance. The condition must hold in every branch of every mode, and in BM25's IDF.
+INTERNAL_LEVELS = ("public", "internal")
+
+
+def classified(level: str) -> list[ChunkPoint]:
+    return [replace(p, groups=["eng"], classification=level) if p.document_id == "hr-secret" else p for p in PASSAGES]
+
+
+def search_levels(
+    store: VectorStore, mode: SearchMode, levels: Sequence[str] | None, text: str = "ERR-4012"
+) -> list[ScoredChunk]:
+    query = SearchQuery(
+        limit=10,
+        allowed_groups=["eng"],
+        allowed_classifications=levels,
+        dense=axis(1),
+        sparse=ENCODER.encode_query(text),
+        mode=mode,
+    )
+    return store.search(query)
+
+
+@pytest.mark.parametrize("mode", SEARCH_MODES)
+def test_classification_above_clearance_is_excluded_in_every_mode(make_store: Factory, mode: SearchMode) -> None:
+    store = make_store()
+    store.ensure_collection(DIM)
+    store.upsert(classified("confidential"))
+    for text in ("ERR-4012", "payroll VPN gateway certificate"):
+        assert pid("hr-secret") not in ids(search_levels(store, mode, INTERNAL_LEVELS, text))
+        assert pid("hr-secret") in ids(search_levels(store, mode, (*INTERNAL_LEVELS, "confidential"), text))
+    assert search_levels(store, mode, ()) == []
+
+
+def test_reclassifying_a_payload_takes_effect_without_new_vectors(make_store: Factory) -> None:
+    store = make_store()
+    store.ensure_collection(DIM)
+    store.upsert(classified("public"))
+    assert pid("hr-secret") in ids(search_levels(store, "hybrid", ("public",)))
+    store.set_payloads({pid("hr-secret"): {"classification": "restricted"}})
+    assert pid("hr-secret") not in ids(search_levels(store, "hybrid", INTERNAL_LEVELS))
+    assert store.document_points("hr-secret")[pid("hr-secret")]["classification"] == "restricted"
+
+
+def test_points_without_a_classification_count_as_internal(make_store: Factory) -> None:
+    # Chunks indexed before classifications existed: their documents were migrated to "internal".
+    store = make_store()
+    store.ensure_collection(DIM)
+    store.upsert(classified("confidential"))
+    store.set_payloads({pid("vpn-guide", 0): {"classification": None}})
+    assert pid("vpn-guide", 0) in ids(search_levels(store, "dense", INTERNAL_LEVELS))
+    assert pid("vpn-guide", 0) not in ids(search_levels(store, "dense", ("public",)))
+
+
+def test_sparse_statistics_exclude_documents_above_clearance(make_store: Factory) -> None:
+    store = make_store()
+    store.ensure_collection(DIM)
+    store.upsert([p for p in classified("confidential") if p.document_id != "hr-secret"])
+    before = search_levels(store, "sparse", INTERNAL_LEVELS)
+    store.upsert([p for p in classified("confidential") if p.document_id == "hr-secret"])
+    after = search_levels(store, "sparse", INTERNAL_LEVELS)
+    assert [(h.id, h.score) for h in after] == [(h.id, pytest.approx(h.score, abs=1e-6)) for h in before]

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from fastapi import APIRouter, Request, Response
+from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import StreamingResponse
 
-from services.api.chat import service
+from services.api.chat import redaction, service
 from services.api.chat.schemas import ChatRequest, ChatResponse
 from services.api.deps import CurrentPrincipal, LLMDep, RewriterDep, RuntimeDep
 from services.api.disconnect import ClientDisconnected, cancel_on_disconnect
@@ -39,12 +40,15 @@ async def chat(
         try:
             # A caller that hangs up cancels the generation, so vLLM frees its slot at once.
             answering = service.answer(runtime, llm, rewriter, principal, body, origin)
-            return await cancel_on_disconnect(request, answering)
+            answered = await cancel_on_disconnect(request, answering)
+            if redaction.active(runtime.pii):
+                return await run_in_threadpool(redaction.redact_response, runtime.pii, answered)
+            return answered
         except ClientDisconnected:
             return Response(status_code=499)
     plan = await service.prepare(runtime, llm, rewriter, principal, body, origin)
     return StreamingResponse(
-        service.stream_answer(plan, runtime, llm),
+        redaction.redact_stream(runtime.pii, service.stream_answer(plan, runtime, llm)),
         media_type="text/event-stream",
         headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
     )

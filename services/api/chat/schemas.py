@@ -54,3 +54,9 @@ class ChatResponse(BaseModel):
     )
     generated: bool = Field(description="true when the answer text came from the language model")
     prompt_version: str
+    grounding: dict[str, int | bool] | None = Field(
+        default=None,
+        description="the grounding check of a generated answer: sentences checked, unsupported, removed, flagged, "
+        "invalid_citations (markers naming a source not in the context, removed) and fell_back (nothing "
+        'supported was left: the answer is "I don\'t know")',
+    )

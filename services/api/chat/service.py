@@ -11,6 +11,7 @@ from fastapi.concurrency import run_in_threadpool
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from services.api.chat.grounded import ground_answer, ground_stream
 from services.api.chat.schemas import ChatRequest, ChatResponse, Citation
 from services.api.fields import to_turns
 from services.api.metrics import CHAT_REQUESTS, POLICY_DECISIONS, UNANSWERED_QUESTIONS
@@ -56,6 +57,7 @@ class ChatPlan:
     decisions: list[PolicyDecision] = field(default_factory=list)
     usage: TokenUsage = field(default_factory=TokenUsage)
     charge: Charge | None = None  # what quotas were charged for the model call (unused tokens go back)
+    grounding: dict[str, int | bool] | None = None  # the grounding check's counts, when it ran
 
 
 def priority_of(principal: PrincipalContext, request: ChatRequest) -> Priority:
@@ -93,11 +95,15 @@ def _open(runtime: Runtime, caller: Caller, request: ChatRequest) -> tuple[ChatP
         conversation_id = _conversation(session, principal, request.conversation_id)
         history = _history(session, conversation_id)
         plan = ChatPlan(conversation_id, principal.id, request.question, [])
-        refusal = runtime.policy.check_input(request.question)
+        screened = runtime.policy.screen_input(request.question)  # prompt-injection rules
+        denied = next((d for d in screened if d.decision == "deny"), None)
+        refusal = runtime.policy.check_input(request.question) or denied
         if refusal is not None:
             _audit(session, refusal, plan)
             plan.fixed_answer, plan.refused = refusal.message, True
         else:
+            for flagged in screened:  # answered, but on the record for review
+                _audit(session, flagged, plan)
             # A spent budget is refused before any work (LLM rewrite, retrieval); raising here also rolls back
             # a conversation just opened. A refused question never reaches the model, so it is never counted.
             runtime.quotas.ensure_room(caller)
@@ -116,9 +122,9 @@ def _ground(
     principal = caller.principal
     # Shedding happens before retrieval: a refused request should cost as little as possible.
     llm.admission.admit(priority_of(principal, request))
-    allowed_groups, acl = runtime.policy.retrieval_filter(principal)
+    scope, acl = runtime.policy.read_scope(principal)
     filters = request.filters.to_filters() if request.filters else None
-    found = retrieve(runtime, query, allowed_groups, request.top_k, request.mode, filters, request.question)
+    found = retrieve(runtime, query, scope, request.top_k, request.mode, filters, request.question)
     plan.query, plan.chunk_ids = query, [p.chunk.id for p in found.passages]
     if not found.answerable:
         with session_scope(runtime.sessions) as session:
@@ -138,7 +144,17 @@ def _ground(
             for d in found.nearest
         ]
         return plan
-    hits = [p.chunk for p in found.passages]
+    # Indirect injection: suspicious chunks are dropped, neutralised or flagged by policy, each decision audited.
+    hits, screened = runtime.policy.screen_chunks([p.chunk for p in found.passages])
+    if screened or not hits:
+        with session_scope(runtime.sessions) as session:
+            for decision in screened:
+                _audit(session, decision, plan)
+            if not hits:
+                _audit(session, acl, plan, hits=0, query=query, injection_dropped=len(screened))
+    if not hits:  # everything found was dropped as an injection: nothing left that may be quoted
+        plan.fixed_answer = NOT_FOUND_ANSWER
+        return plan
     fitted = fit_prompt(
         request.question, hits, history, runtime.settings.llm_prompt_style, llm.counter, llm.max_prompt_tokens
     )
@@ -196,8 +212,9 @@ def log_unanswered(
         UnansweredQuestion(
             principal_id=principal.id,
             channel=channel,
-            question=question,
-            query=found.query,
+            # Kept as the audit log keeps questions (settings.pii_questions).
+            question=audit.redact_question(question),
+            query=audit.redact_question(found.query),
             best_similarity=found.best_similarity,
             nearest=[
                 {"document_id": d.document_id, "title": d.title, "similarity": round(d.similarity, 6)}
@@ -299,6 +316,7 @@ def _response(plan: ChatPlan, answer: str, generated: bool) -> ChatResponse:
         nearest=plan.nearest,
         generated=generated,
         prompt_version=PROMPT_VERSION,
+        grounding=plan.grounding,
     )
 
 
@@ -340,6 +358,7 @@ async def answer(
             text, generated = fallback, False
         else:
             await run_in_threadpool(settle_quota, runtime, llm, plan, text)
+            text = await ground_answer(runtime, plan, text, NOT_FOUND_ANSWER)
     await run_in_threadpool(save_turn, runtime, plan, text, generated)
     CHAT_REQUESTS.labels(_outcome(plan, generated)).inc()
     return _response(plan, text, generated)
@@ -367,7 +386,10 @@ async def stream_answer(plan: ChatPlan, runtime: Runtime, llm: LLMStack) -> Asyn
             parts.append(plan.fixed_answer or "")
             yield sse("token", {"text": plan.fixed_answer or ""})
         else:
-            async for delta in llm.gateway.stream(plan.prompt, plan.usage):
+            # Each sentence is checked before it is sent (services/api/chat/grounded.py).
+            async for delta in ground_stream(
+                runtime, plan, llm.gateway.stream(plan.prompt, plan.usage), NOT_FOUND_ANSWER
+            ):
                 parts.append(delta)
                 yield sse("token", {"text": delta})
     except LLMUnavailable as exc:

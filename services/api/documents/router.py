@@ -38,6 +38,9 @@ async def upload_document(
     tags: Annotated[
         list[str] | None, Form(description="labels searches can filter on (repeat or comma-separate)")
     ] = None,
+    classification: Annotated[
+        str | None, Form(description="public, internal (default), confidential or restricted")
+    ] = None,
 ) -> DocumentOut:
     """Upload a document or a new version of one (admin).
 
@@ -48,7 +51,17 @@ async def upload_document(
     if len(data) > limit:
         raise PayloadTooLarge(f"file is larger than the {limit} byte limit")
     document, created = await run_in_threadpool(
-        service.upload, runtime, session, principal, file.filename or "", data, groups, title, source, tags or []
+        service.upload,
+        runtime,
+        session,
+        principal,
+        file.filename or "",
+        data,
+        groups,
+        title,
+        source,
+        tags or [],
+        classification,
     )
     if not created:
         response.status_code = status.HTTP_200_OK

@@ -22,6 +22,7 @@ class DocumentOut(BaseModel):
     content_type: str
     size_bytes: int
     groups: list[str]
+    classification: str
     tags: list[str]
     status: DocumentStatus
     stage: Literal["queued", "parsing", "chunking", "embedding", "indexing", "done", "failed"]

@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session
 from ingestion.formats import CONTENT_TYPES, HEAD_BYTES, detect_format
 from services.api.metrics import DOCUMENTS_UPLOADED
 from services.core import audit, outbox
+from services.core.access import CLASSIFICATIONS, DEFAULT_CLASSIFICATION, ReadScope
 from services.core.auth import PrincipalContext
 from services.core.db.models import Document, DocumentVersion, IngestJob
 from services.core.errors import Conflict, DocumentNotFound, InvalidInput, PayloadTooLarge
@@ -27,6 +28,14 @@ def parse_groups(raw: list[str]) -> list[str]:
     if len(groups) > MAX_GROUPS or any(len(g) > 100 for g in groups):
         raise InvalidInput(f"at most {MAX_GROUPS} groups of at most 100 characters each")
     return groups
+
+
+def parse_classification(raw: str | None) -> str:
+    """The upload's classification; absent means the default (internal)."""
+    value = (raw or "").strip().lower() or DEFAULT_CLASSIFICATION
+    if value not in CLASSIFICATIONS:
+        raise InvalidInput(f"classification must be one of {', '.join(CLASSIFICATIONS)}")
+    return value
 
 
 def parse_tags(raw: list[str]) -> list[str]:
@@ -47,6 +56,7 @@ def upload(
     title: str | None,
     source: str | None = None,
     tags: list[str] | None = None,
+    classification: str | None = None,
 ) -> tuple[Document, bool]:
     """Store the original and queue its ingestion; returns (document, queued).
 
@@ -62,6 +72,7 @@ def upload(
     fmt = detect_format(filename, data[:HEAD_BYTES])
     groups = parse_groups(groups)
     tags = parse_tags(tags or [])
+    level = parse_classification(classification)
     source = (source or "").strip() or filename
     if len(source) > 1000:
         raise InvalidInput("source is longer than 1000 characters")
@@ -78,6 +89,7 @@ def upload(
             sha256=sha256,
             groups=groups,
             tags=tags,
+            classification=level,
             version=1,
             storage_path="",
             created_by=principal.id,
@@ -92,6 +104,7 @@ def upload(
         document.sha256 == sha256
         and sorted(document.groups) == groups
         and sorted(document.tags or []) == tags
+        and document.classification == level
         and document.status != "failed"
     ):
         return document, False  # re-uploading an identical file changes nothing
@@ -99,7 +112,9 @@ def upload(
         document.version += 1
         document.filename, document.format, document.content_type = filename, fmt, CONTENT_TYPES[fmt]
         document.size_bytes, document.sha256, document.groups = len(data), sha256, groups
-        document.tags = tags
+        # A new classification (or groups, tags) on identical content makes a version whose ingestion reuses
+        # every vector and only rewrites the chunks' payloads (ingestion/pipeline.py).
+        document.tags, document.classification = tags, level
     document.title = (title or "").strip()[:500]
     document.status, document.stage, document.progress, document.error = "queued", "queued", 0, None
     document.updated_by = principal.id
@@ -121,7 +136,7 @@ def upload(
         action="document.upload",
         decision="info",
         principal_id=principal.id,
-        reason=f"uploaded {filename} as version {document.version} of {source!r} for groups {groups}",
+        reason=f"uploaded {filename} as version {document.version} of {source!r} for groups {groups} as {level}",
         details={"document_id": document.id, "sha256": sha256, "version": document.version},
     )
     # Commit before publishing so the worker always finds the row it is told about; the job row is the
@@ -183,8 +198,8 @@ def versions(session: Session, principal: PrincipalContext, document_id: str) ->
 
 
 def _readable(principal: PrincipalContext, document: Document) -> bool:
-    groups = principal.readable_groups
-    return groups is None or bool(set(groups) & set(document.groups))
+    """The same rule retrieval puts into the vector query (services/core/access.py)."""
+    return principal.read_scope.allows(document.groups, document.classification)
 
 
 def get(session: Session, principal: PrincipalContext, document_id: str) -> Document:
@@ -201,8 +216,7 @@ def list_documents(
     query = select(Document)
     if status is not None:
         query = query.where(Document.status == status)
-    groups = principal.readable_groups
-    if groups is not None:
+    if principal.read_scope != ReadScope.everything():
         # JSON arrays cannot be filtered portably across SQLite and PostgreSQL; list then filter by ACL.
         readable = [d for d in session.scalars(query.order_by(Document.created_at.desc())) if _readable(principal, d)]
         return readable[offset : offset + limit], len(readable)

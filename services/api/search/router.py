@@ -24,6 +24,11 @@ async def search(
     found = await run_in_threadpool(
         service.search, runtime, principal, rewritten.query, body.top_k, body.mode, filters, body.query
     )
+    # With pii_ingestion=redact_output the index keeps originals and results show placeholders (numbered
+    # across this response's results); the query was searched as typed.
+    texts = [p.chunk.text for p in found.passages]
+    if runtime.pii.redact_output and texts:
+        texts = await run_in_threadpool(runtime.pii.redact_many, texts)
     return SearchResponse(
         query=found.query,
         rewrite=rewritten.method,
@@ -43,9 +48,9 @@ async def search(
                 chunk_index=p.chunk.chunk_index,
                 score=round(p.chunk.score, 6),
                 similarity=round(p.similarity, 6),
-                text=p.chunk.text,
+                text=text,
                 location=dict(p.chunk.location),
             )
-            for p in found.passages
+            for p, text in zip(found.passages, texts, strict=True)
         ],
     )

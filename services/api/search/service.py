@@ -22,8 +22,8 @@ def search(
     question: str | None = None,
 ) -> Retrieval:
     started = time.perf_counter()
-    allowed_groups, decision = runtime.policy.retrieval_filter(principal)
-    found = retrieve(runtime, query, allowed_groups, top_k, mode, filters, question)
+    scope, decision = runtime.policy.read_scope(principal)
+    found = retrieve(runtime, query, scope, top_k, mode, filters, question)
     with session_scope(runtime.sessions) as session:
         audit.record_decision(
             session,

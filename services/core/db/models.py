@@ -55,7 +55,34 @@ class Principal(Base):
     id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
     name: Mapped[str] = mapped_column(String(200), unique=True)
     role: Mapped[str] = mapped_column(String(16))  # admin | user | app
+    # Legacy, no longer read: migration 0006 moved these into group_members (the only source of a principal's
+    # groups now) and blanked them. Kept because dropping it on SQLite would rebuild this table (see 0006).
     groups: Mapped[list[str]] = mapped_column(default=list)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class Group(Base):
+    """A read group: documents name the groups that may read them; `clearance` caps which classifications its
+    members read (services/core/access.py)."""
+
+    __tablename__ = "groups"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
+    name: Mapped[str] = mapped_column(String(100), unique=True)
+    clearance: Mapped[str] = mapped_column(String(16), default="internal")  # public|internal|confidential|restricted
+    description: Mapped[str] = mapped_column(Text, default="")
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class GroupMember(Base):
+    """Membership is the only source of a principal's groups (and so of their clearance)."""
+
+    __tablename__ = "group_members"
+
+    group_id: Mapped[str] = mapped_column(ForeignKey("groups.id", ondelete="CASCADE"), primary_key=True)
+    principal_id: Mapped[str] = mapped_column(
+        ForeignKey("principals.id", ondelete="CASCADE"), primary_key=True, index=True
+    )
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
@@ -87,6 +114,8 @@ class Document(Base):
     size_bytes: Mapped[int] = mapped_column(Integer)
     sha256: Mapped[str] = mapped_column(String(64), index=True)
     groups: Mapped[list[str]] = mapped_column(default=list)
+    # public | internal | confidential | restricted: readers need a group clearance at least this high.
+    classification: Mapped[str] = mapped_column(String(16), default="internal", server_default="internal")
     tags: Mapped[list[str]] = mapped_column(default=list)  # free labels a search can filter on
     version: Mapped[int] = mapped_column(Integer, default=1)
     # The version whose chunks are indexed; lags `version` while a new upload is being ingested.

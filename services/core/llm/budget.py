@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from services.core.errors import InvalidInput
-from services.core.prompt import Prompt, PromptStyle, Turn, build_prompt
+from services.core.prompt import Prompt, PromptStyle, Turn, build_prompt, new_boundary
 from services.core.vectorstore import ScoredChunk
 
 log = logging.getLogger(__name__)
@@ -75,9 +75,10 @@ def fit_prompt(
     alone is refused: nothing ever reaches the server too long for it.
     """
     kept_sources, kept_history = list(sources), list(history)
+    boundary = new_boundary()  # one per request: every rebuild below quotes the sources the same way
 
     def measure() -> tuple[Prompt, int]:
-        prompt = build_prompt(question, kept_sources, kept_history, style)
+        prompt = build_prompt(question, kept_sources, kept_history, style, boundary)
         return prompt, counter.count(prompt)
 
     prompt, tokens = measure()

@@ -1,6 +1,15 @@
 """Policies as data: rules loaded from YAML, each decision carrying its rule id and a reason."""
 
 from services.core.policy.engine import PolicyDecision, PolicyEngine
-from services.core.policy.model import AclRule, DenyTopicRule, LLMFallbackRule, PolicySet, QuotaRule
+from services.core.policy.model import AclRule, DenyTopicRule, InjectionRule, LLMFallbackRule, PolicySet, QuotaRule
 
-__all__ = ["AclRule", "DenyTopicRule", "LLMFallbackRule", "PolicyDecision", "PolicyEngine", "PolicySet", "QuotaRule"]
+__all__ = [
+    "AclRule",
+    "DenyTopicRule",
+    "InjectionRule",
+    "LLMFallbackRule",
+    "PolicyDecision",
+    "PolicyEngine",
+    "PolicySet",
+    "QuotaRule",
+]

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from services.core.access import ReadScope
 from services.core.auth import PrincipalContext
 from services.core.policy.model import DenyTopicRule, PolicySet
+from services.core.vectorstore import ScoredChunk
 
 
 @dataclass(frozen=True)
@@ -15,7 +18,8 @@ class PolicyDecision:
 
     rule_id: str
     stage: str
-    decision: Literal["allow", "deny", "filter"]
+    # flag: allowed but marked for review; drop / neutralise: a retrieved chunk removed / defanged.
+    decision: Literal["allow", "deny", "filter", "flag", "drop", "neutralise"]
     reason: str
     message: str = ""
     details: dict[str, Any] = field(default_factory=dict)
@@ -27,6 +31,7 @@ class PolicyEngine:
     def __init__(self, policy_set: PolicySet) -> None:
         self.policy_set = policy_set
         self._topic_rules = [(rule, rule.matcher()) for rule in policy_set.rules if isinstance(rule, DenyTopicRule)]
+        self._injection_rules = policy_set.injection_rules
 
     def check_input(self, question: str) -> PolicyDecision | None:
         """The first deny-topic rule the question trips, or None when it may proceed."""
@@ -42,6 +47,18 @@ class PolicyEngine:
                 )
         return None
 
+    def screen_input(self, question: str) -> list[PolicyDecision]:
+        """Injection rules on the question: a "deny" decision refuses it, "flag" ones are only audited."""
+        from services.core.policy.injection import screen_question  # it imports PolicyDecision from here
+
+        return screen_question(self._injection_rules, question)
+
+    def screen_chunks(self, chunks: Sequence[ScoredChunk]) -> tuple[list[ScoredChunk], list[PolicyDecision]]:
+        """Injection rules on retrieved chunks: the chunks left for the prompt and a decision per suspicious one."""
+        from services.core.policy.injection import screen_chunks
+
+        return screen_chunks(self._injection_rules, chunks)
+
     def llm_fallback(self, reason: str) -> PolicyDecision | None:
         """The decision to answer from sources alone while the model is down, if a rule allows it."""
         rule = self.policy_set.fallback_rule
@@ -51,10 +68,20 @@ class PolicyEngine:
 
     def retrieval_filter(self, principal: PrincipalContext) -> tuple[list[str] | None, PolicyDecision]:
         """The groups a principal's retrieval is restricted to, and the decision saying so."""
+        scope, decision = self.read_scope(principal)
+        return (None if scope.groups is None else list(scope.groups)), decision
+
+    def read_scope(self, principal: PrincipalContext) -> tuple[ReadScope, PolicyDecision]:
+        """The groups and classification levels a principal's retrieval is restricted to, and the decision."""
         rule = self.policy_set.acl_rule
         if principal.role == "admin" and rule.admins_read_all:
-            return None, PolicyDecision(rule.id, "retrieval", "allow", "admin reads every document")
-        groups = sorted(principal.groups)
-        return groups, PolicyDecision(
-            rule.id, "retrieval", "filter", f"restricted to groups {groups}", details={"groups": groups}
+            return ReadScope.everything(), PolicyDecision(rule.id, "retrieval", "allow", "admin reads every document")
+        scope = ReadScope.of(principal.groups, principal.clearance)
+        groups, levels = list(scope.groups or ()), list(scope.classifications or ())
+        return scope, PolicyDecision(
+            rule.id,
+            "retrieval",
+            "filter",
+            f"restricted to groups {groups} and classifications {levels}",
+            details={"groups": groups, "classifications": levels, "clearance": principal.clearance},
         )

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 import yaml
 from pydantic import BaseModel, Field, TypeAdapter, ValidationError, field_validator, model_validator
@@ -36,6 +36,29 @@ class DenyTopicRule(BaseModel):
     def matcher(self) -> re.Pattern[str] | None:
         alternatives = [rf"\b{re.escape(word)}\b" for word in self.keywords] + self.patterns
         return re.compile("|".join(f"(?:{a})" for a in alternatives), re.IGNORECASE) if alternatives else None
+
+
+class InjectionRule(BaseModel):
+    """Prompt-injection screening (services/core/injection): a score at or above `threshold` triggers `action`.
+
+    At stage `input` the question is scored: `deny` refuses it with `refusal`, `flag` answers it and audits.
+    At stage `retrieval` each retrieved chunk is scored: `drop` removes it from the prompt, `neutralise`
+    replaces its instruction sentences with "[instruction removed]", `flag` keeps it and audits."""
+
+    id: str
+    type: Literal["injection"]
+    stage: Literal["input", "retrieval"]
+    description: str = ""
+    threshold: float = Field(default=0.5, gt=0, le=1)
+    action: Literal["deny", "flag", "drop", "neutralise"]
+    refusal: str = "I can't act on instructions like that. Please ask a question about the company's documents."
+
+    @model_validator(mode="after")
+    def _action_fits_stage(self) -> InjectionRule:
+        allowed = {"input": ("deny", "flag"), "retrieval": ("drop", "neutralise", "flag")}[self.stage]
+        if self.action not in allowed:
+            raise ValueError(f"injection rule {self.id!r}: action at stage {self.stage} must be one of {allowed}")
+        return self
 
 
 class AclRule(BaseModel):
@@ -91,7 +114,7 @@ def normalize_origin(origin: str) -> str:
     return origin.strip().rstrip("/").lower()
 
 
-Rule = Annotated[DenyTopicRule | AclRule | LLMFallbackRule | QuotaRule, Field(discriminator="type")]
+Rule = Annotated[DenyTopicRule | InjectionRule | AclRule | LLMFallbackRule | QuotaRule, Field(discriminator="type")]
 _rules_adapter: TypeAdapter[list[Rule]] = TypeAdapter(list[Rule])
 
 
@@ -102,26 +125,37 @@ class PolicySet(BaseModel):
 
     @classmethod
     def from_content(cls, *documents: str, source: str = "<inline>") -> PolicySet:
+        """Rules from YAML texts; a bad one fails with `source`, line and reason."""
         rules: list[Rule] = []
-        for text in documents:
-            try:
-                loaded = yaml.safe_load(text) or {}
-                rules.extend(_rules_adapter.validate_python(loaded.get("rules", [])))
-            except (yaml.YAMLError, ValidationError, AttributeError) as exc:
-                raise ConfigurationError(f"invalid policy file {source}: {exc}") from exc
+        for n, text in enumerate(documents):
+            rules.extend(_parse(text, source if len(documents) == 1 else f"{source}#{n + 1}"))
+        return cls._checked(rules)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> PolicySet:
+        """Rules from an already-parsed mapping `{"rules": [...]}` (tests, generated policies)."""
+        try:
+            return cls._checked(_rules_adapter.validate_python(data.get("rules", [])))
+        except ValidationError as exc:
+            raise ConfigurationError(f"invalid policy rules: {_first_problem(exc)}") from exc
+
+    @classmethod
+    def from_path(cls, folder: Path) -> PolicySet:
+        """Every `*.yaml` / `*.yml` file of the folder (not its `tests/`), in name order."""
+        if not folder.is_dir():
+            raise ConfigurationError(f"policy folder {folder} does not exist")
+        rules: list[Rule] = []
+        for path in sorted(folder.glob("*.y*ml")):
+            rules.extend(_parse(path.read_text(encoding="utf-8"), str(path)))
+        return cls._checked(rules)
+
+    @classmethod
+    def _checked(cls, rules: list[Rule]) -> PolicySet:
         ids = [rule.id for rule in rules]
         duplicates = sorted({i for i in ids if ids.count(i) > 1})
         if duplicates:
             raise ConfigurationError(f"duplicate policy rule ids: {', '.join(duplicates)}")
         return cls(rules=rules)
-
-    @classmethod
-    def from_path(cls, folder: Path) -> PolicySet:
-        if not folder.is_dir():
-            raise ConfigurationError(f"policy folder {folder} does not exist")
-        files = sorted(folder.glob("*.y*ml"))
-        texts = [path.read_text() for path in files]
-        return cls.from_content(*texts, source=", ".join(str(f) for f in files) or str(folder))
 
     @property
     def fallback_rule(self) -> LLMFallbackRule | None:
@@ -129,6 +163,10 @@ class PolicySet(BaseModel):
             if isinstance(rule, LLMFallbackRule) and rule.retrieval_only:
                 return rule
         return None
+
+    @property
+    def injection_rules(self) -> list[InjectionRule]:
+        return [rule for rule in self.rules if isinstance(rule, InjectionRule)]
 
     @property
     def quota_rules(self) -> list[QuotaRule]:
@@ -141,3 +179,49 @@ class PolicySet(BaseModel):
                 return rule
         # Access control is not optional: without a rule in the files, the strict default applies.
         return AclRule(id="acl.default", type="acl")
+
+
+def _parse(text: str, source: str) -> list[Rule]:
+    """One policy file's rules. Errors name the file, the line of the offending rule or field, and why."""
+    try:
+        node = yaml.compose(text)
+        loaded = yaml.safe_load(text) or {}
+    except yaml.MarkedYAMLError as exc:
+        line = exc.problem_mark.line + 1 if exc.problem_mark else "?"
+        raise ConfigurationError(f"{source}, line {line}: not valid YAML: {exc.problem}") from exc
+    if not isinstance(loaded, dict) or not isinstance(loaded.get("rules", []), list):
+        raise ConfigurationError(f"{source}, line 1: a policy file is a mapping with a `rules` list")
+    try:
+        return _rules_adapter.validate_python(loaded.get("rules", []))
+    except ValidationError as exc:
+        error = exc.errors()[0]
+        line = _line_of(node, error["loc"])
+        where = ".".join(str(part) for part in error["loc"][1:] if not isinstance(part, int)) or "rule"
+        raise ConfigurationError(f"{source}, line {line}: {where}: {error['msg']}") from exc
+
+
+def _line_of(node: yaml.Node | None, loc: tuple[Any, ...]) -> int:
+    """The 1-based line of the deepest node `loc` reaches under the file's `rules` list."""
+    current = _child(node, "rules")
+    line = (current or node).start_mark.line + 1 if (current or node) is not None else 1  # type: ignore[union-attr]
+    for part in loc:
+        found = _child(current, part)
+        if found is None:
+            continue  # a union tag in the error path ("deny_topic"), not a key of the file
+        current, line = found, found.start_mark.line + 1
+    return line
+
+
+def _child(node: yaml.Node | None, key: Any) -> yaml.Node | None:
+    if isinstance(node, yaml.MappingNode):
+        for key_node, value_node in node.value:
+            if key_node.value == key:
+                return value_node  # type: ignore[no-any-return]
+    if isinstance(node, yaml.SequenceNode) and isinstance(key, int) and 0 <= key < len(node.value):
+        return node.value[key]  # type: ignore[no-any-return]
+    return None
+
+
+def _first_problem(exc: ValidationError) -> str:
+    error = exc.errors()[0]
+    return f"{'.'.join(str(p) for p in error['loc'])}: {error['msg']}"

@@ -62,6 +62,11 @@ class QuotaService:
         self.clock = clock
         self._by_id = {rule.id: rule for rule in self.rules}
 
+    def replace_rules(self, rules: Sequence[QuotaRule]) -> None:
+        """New rules from a policy reload; counters already spent stay with their rule ids."""
+        by_id = {rule.id: rule for rule in rules}
+        self.rules, self._by_id = list(rules), by_id
+
     def ensure_room(self, caller: Caller) -> None:
         """Refuse a caller with a spent budget (no room for one more request, or for a single token)."""
         now = self.clock()

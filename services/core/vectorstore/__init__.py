@@ -44,6 +44,7 @@ SPARSE_VECTOR = "bm25"
 INDEXED_FIELDS: dict[str, Literal["keyword", "float"]] = {
     "document_id": "keyword",
     "groups": "keyword",
+    "classification": "keyword",
     "tags": "keyword",
     "source_type": "keyword",
     "created_at": "float",
@@ -53,6 +54,7 @@ SUMMARY_FIELDS = (
     "document_id",
     "chunk_index",
     "groups",
+    "classification",
     "title",
     "heading",
     "text_hash",
@@ -73,6 +75,7 @@ def chunk_payload(point: ChunkPoint, sparse_stored: bool = True) -> dict[str, An
         "document_id": point.document_id,
         "chunk_index": point.chunk_index,
         "groups": list(point.groups),
+        "classification": point.classification,
         "title": point.title,
         "heading": point.heading,
         "text": point.text,

@@ -234,9 +234,10 @@ def _filter(conditions: Sequence[Condition]) -> qe.Filter | None:
     return qe.Filter(must=[_condition(c) for c in conditions])
 
 
-def _condition(condition: Condition) -> qe.FieldCondition:
+def _condition(condition: Condition) -> qe.FieldCondition | qe.Filter:
     if isinstance(condition, MatchAny):
-        return qe.FieldCondition(condition.key, match=qe.MatchAny(list(condition.values)))
+        match = qe.FieldCondition(condition.key, match=qe.MatchAny(list(condition.values)))
+        return qe.Filter(should=[match, qe.IsEmptyCondition(condition.key)]) if condition.or_missing else match
     return qe.FieldCondition(condition.key, range=qe.RangeFloat(gte=condition.gte, lte=condition.lte))
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
+from services.core.access import DEFAULT_CLASSIFICATION
 from services.core.vectorstore.port import SearchMode, SearchQuery
 
 # Reciprocal rank fusion, as both engines compute it (checked): a hit scores the sum over the branches b that
@@ -30,6 +31,9 @@ class MatchAny:
 
     key: str
     values: tuple[str, ...]
+    # Also match points without the field: chunks indexed before the field existed count as holding the
+    # default (see plan(): classification).
+    or_missing: bool = False
 
 
 @dataclass(frozen=True)
@@ -63,7 +67,8 @@ class Plan:
 
 
 def plan(query: SearchQuery) -> Plan | None:
-    """The engine query to run, or None when nothing can match (no readable group, no keyword in a sparse query)."""
+    """The engine query to run, or None when nothing can match (no readable group or level, no keyword in a
+    sparse query)."""
     if query.allowed_groups is not None and not query.allowed_groups:
         return None
     mode = query.mode
@@ -72,7 +77,9 @@ def plan(query: SearchQuery) -> Plan | None:
         return None
     if mode == "hybrid" and no_terms:
         mode = "dense"  # a question of stopwords only: the embedding still understands it
-    acl = () if query.allowed_groups is None else (MatchAny("groups", tuple(query.allowed_groups)),)
+    if query.allowed_classifications is not None and not query.allowed_classifications:
+        return None
+    acl = _acl_conditions(query)
     return Plan(
         mode=mode,
         conditions=acl + _filter_conditions(query),
@@ -80,6 +87,19 @@ def plan(query: SearchQuery) -> Plan | None:
         limit=query.limit,
         candidates=query.candidates,
     )
+
+
+def _acl_conditions(query: SearchQuery) -> tuple[Condition, ...]:
+    """Who may read a chunk: a shared group, and a classification within the principal's clearance."""
+    found: list[Condition] = []
+    if query.allowed_groups is not None:
+        found.append(MatchAny("groups", tuple(query.allowed_groups)))
+    if query.allowed_classifications is not None:
+        levels = tuple(query.allowed_classifications)
+        # Chunks indexed before classifications existed have no such field; their documents were migrated to
+        # the default level, so they match exactly when that level may be read (until re-ingestion stores it).
+        found.append(MatchAny("classification", levels, or_missing=DEFAULT_CLASSIFICATION in levels))
+    return tuple(found)
 
 
 def _filter_conditions(query: SearchQuery) -> tuple[Condition, ...]:

@@ -50,6 +50,8 @@ class ChunkPoint:
     tags: Sequence[str] = ()
     source_type: str = ""  # the document's format: pdf, docx, md, html, eml, ...
     created_at: float | None = None  # the document's creation time, epoch seconds (a numeric range filter)
+    # The document's classification (services/core/access.py): searches carry the levels a principal may read.
+    classification: str = "internal"
 
 
 @dataclass(frozen=True)
@@ -90,6 +92,8 @@ class SearchFilters:
 @dataclass(frozen=True)
 class SearchQuery:
     """One search. `allowed_groups=None` means unrestricted (admin); an empty list means nothing is readable.
+    `allowed_classifications` likewise: None unrestricted, else only chunks of documents classified at one of
+    these levels (services/core/access.py; both ACL conditions go into every branch of the query).
 
     `dense` is needed for dense and hybrid, `sparse` for sparse and hybrid. An empty sparse vector (a query of
     stopwords) finds nothing in sparse mode and leaves hybrid with its dense branch alone.
@@ -104,6 +108,7 @@ class SearchQuery:
     filters: SearchFilters = field(default_factory=SearchFilters)
     candidates: int = 0
     with_vectors: bool = False
+    allowed_classifications: Sequence[str] | None = None
 
     def __post_init__(self) -> None:
         if self.mode not in SEARCH_MODES:
@@ -131,7 +136,8 @@ class VectorStore(Protocol):
         """Insert or overwrite points by id, so re-running an ingestion never duplicates."""
 
     def search(self, query: SearchQuery) -> list[ScoredChunk]:
-        """The best chunks for the query, best first. The ACL (`allowed_groups`) and the filters are part of
+        """The best chunks for the query, best first. The ACL (`allowed_groups`, `allowed_classifications`) and
+        the filters are part of
         the query itself, in every branch of it: never applied to results afterwards."""
 
     def delete_document(self, document_id: str) -> None:

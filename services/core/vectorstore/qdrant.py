@@ -236,9 +236,12 @@ def _filter(conditions: Sequence[Condition]) -> models.Filter | None:
     return models.Filter(must=[_condition(c) for c in conditions])
 
 
-def _condition(condition: Condition) -> models.FieldCondition:
+def _condition(condition: Condition) -> models.FieldCondition | models.Filter:
     if isinstance(condition, MatchAny):
-        return models.FieldCondition(key=condition.key, match=models.MatchAny(any=list(condition.values)))
+        match = models.FieldCondition(key=condition.key, match=models.MatchAny(any=list(condition.values)))
+        if not condition.or_missing:
+            return match
+        return models.Filter(should=[match, models.IsEmptyCondition(is_empty=models.PayloadField(key=condition.key))])
     return models.FieldCondition(key=condition.key, range=models.Range(gte=condition.gte, lte=condition.lte))
 
 
