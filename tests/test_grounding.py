@@ -27,6 +27,7 @@ from services.core.grounding import (
     split_sentences,
     strip_invalid_markers,
 )
+from services.core.policy import PolicyEngine, PolicySet
 from services.core.prompt import Prompt
 from tests.conftest import ADMIN_KEY, ClientFactory, auth
 from tests.fixtures.documents import make_markdown
@@ -142,9 +143,13 @@ def test_sentence_buffer_emits_only_finished_sentences() -> None:
 
 def test_stream_never_sends_an_unsupported_sentence() -> None:
     settings = SimpleNamespace(grounding_action="remove", grounding_min_similarity=0.75, grounding_min_overlap=0.6)
-    runtime = cast(Any, SimpleNamespace(settings=settings, embedder=SimpleNamespace(embed=fake_embed)))
+    policy = PolicyEngine(PolicySet.from_dict({"rules": []}))  # no grounding rule: the settings decide
+    runtime = cast(Any, SimpleNamespace(settings=settings, embedder=SimpleNamespace(embed=fake_embed), policy=policy))
     plan = cast(
-        Any, SimpleNamespace(citations=[SimpleNamespace(source=n, text=t) for n, t in SOURCES.items()], grounding=None)
+        Any,
+        SimpleNamespace(
+            citations=[SimpleNamespace(source=n, text=t) for n, t in SOURCES.items()], grounding=None, principal=None
+        ),
     )
     deltas = [
         "Employees get 30 days",

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import shutil
 from pathlib import Path
+from typing import Any
 
 import pytest
 from click.testing import CliRunner
@@ -97,3 +98,53 @@ def test_reload_puts_edited_rules_in_force_and_keeps_them_when_a_file_is_bad(
     bad = api.post("/v1/admin/policies/reload", headers=auth(ADMIN_KEY))
     assert bad.status_code == 422 and "output.yaml, line 2" in bad.json()["error"]["message"]
     assert api.post("/v1/chat", json=question, headers=auth(user)).json()["refused"] is True  # old rules stay
+
+
+def caller(name: str = "ann", role: str = "user", groups: tuple[str, ...] = ()) -> Any:
+    from services.core.policy.fixtures import FixtureCaller
+
+    return FixtureCaller(name=name, role=role, groups=groups)
+
+
+def test_rules_apply_only_to_the_roles_groups_and_apps_they_name() -> None:
+    from services.core.policy import PolicyEngine
+
+    engine = PolicyEngine(
+        PolicySet.from_dict(
+            {
+                "rules": [
+                    {"id": "crm-only", "type": "deny_topic", "keywords": ["salary"], "roles": ["app"], "apps": ["crm"]},
+                    {"id": "interns", "type": "deny_topic", "keywords": ["merger"], "groups": ["interns"]},
+                    {"id": "everyone", "type": "deny_topic", "keywords": ["bomb"]},
+                    {"id": "strict-grounding", "type": "grounding", "action": "remove", "groups": ["legal"]},
+                    {"id": "apps-flag", "type": "grounding", "action": "flag", "roles": ["app"]},
+                ]
+            }
+        )
+    )
+    salary, merger = "What is the CEO's salary?", "Any news on the merger?"
+    assert engine.check_input(salary, caller("crm", "app")).rule_id == "crm-only"  # type: ignore[union-attr]
+    assert engine.check_input(salary, caller("billing", "app")) is None
+    assert engine.check_input(salary, caller("crm", "user")) is None  # a person named like the app is not it
+    assert engine.check_input(merger, caller(groups=("interns", "everyone"))).rule_id == "interns"  # type: ignore[union-attr]
+    assert engine.check_input(merger, caller(groups=("staff",))) is None
+    assert engine.check_input("bomb?", caller()).rule_id == "everyone"  # type: ignore[union-attr]
+    assert engine.grounding_for(caller(groups=("legal",))).action == "remove"  # type: ignore[union-attr]
+    assert engine.grounding_for(caller("crm", "app")).action == "flag"  # type: ignore[union-attr]
+    assert engine.grounding_for(caller()) is None  # the settings decide
+
+
+def test_scoped_topic_rule_through_chat_refuses_only_its_group(tmp_path: Path, embedded_api: ClientFactory) -> None:
+    folder = copy_default(tmp_path)
+    with (folder / "input.yaml").open("a") as handle:
+        handle.write(
+            "  - id: input.deny-topic.interns-merger\n    type: deny_topic\n    keywords: [merger]\n"
+            "    groups: [interns]\n    refusal: Interns cannot ask about the merger.\n"
+        )
+    api = embedded_api(policies_dir=folder)
+    intern = issue_key(api, "intern", "user", ["interns"])
+    staff = issue_key(api, "staffer", "user", ["staff"])
+    question = {"question": "When will the merger be announced?"}
+    refused = api.post("/v1/chat", json=question, headers=auth(intern)).json()
+    assert refused["refused"] is True and refused["answer"] == "Interns cannot ask about the merger."
+    assert api.post("/v1/chat", json=question, headers=auth(staff)).json()["refused"] is False

@@ -24,14 +24,16 @@ if TYPE_CHECKING:
 def grounder_for(runtime: Runtime, plan: ChatPlan) -> Grounder | None:
     """None when grounding is off or there is nothing generated to check against."""
     settings = runtime.settings
-    if settings.grounding_action == "off" or not plan.citations:
+    rule = runtime.policy.grounding_for(plan.principal)  # a policy rule for this caller beats the settings
+    action = rule.action if rule else settings.grounding_action
+    if action == "off" or not plan.citations:
         return None
     return Grounder(
         {c.source: c.text for c in plan.citations},
         runtime.embedder.embed,
-        settings.grounding_min_similarity,
+        rule.min_similarity if rule and rule.min_similarity else settings.grounding_min_similarity,
         settings.grounding_min_overlap,
-        settings.grounding_action,
+        action,
     )
 
 

@@ -58,6 +58,7 @@ class ChatPlan:
     usage: TokenUsage = field(default_factory=TokenUsage)
     charge: Charge | None = None  # what quotas were charged for the model call (unused tokens go back)
     grounding: dict[str, int | bool] | None = None  # the grounding check's counts, when it ran
+    principal: PrincipalContext | None = None  # whom scoped policy rules are evaluated for
 
 
 def priority_of(principal: PrincipalContext, request: ChatRequest) -> Priority:
@@ -95,9 +96,10 @@ def _open(runtime: Runtime, caller: Caller, request: ChatRequest) -> tuple[ChatP
         conversation_id = _conversation(session, principal, request.conversation_id)
         history = _history(session, conversation_id)
         plan = ChatPlan(conversation_id, principal.id, request.question, [])
-        screened = runtime.policy.screen_input(request.question)  # prompt-injection rules
+        plan.principal = principal
+        screened = runtime.policy.screen_input(request.question, principal)  # prompt-injection rules
         denied = next((d for d in screened if d.decision == "deny"), None)
-        refusal = runtime.policy.check_input(request.question) or denied
+        refusal = runtime.policy.check_input(request.question, principal) or denied
         if refusal is not None:
             _audit(session, refusal, plan)
             plan.fixed_answer, plan.refused = refusal.message, True
@@ -145,7 +147,7 @@ def _ground(
         ]
         return plan
     # Indirect injection: suspicious chunks are dropped, neutralised or flagged by policy, each decision audited.
-    hits, screened = runtime.policy.screen_chunks([p.chunk for p in found.passages])
+    hits, screened = runtime.policy.screen_chunks([p.chunk for p in found.passages], principal)
     if screened or not hits:
         with session_scope(runtime.sessions) as session:
             for decision in screened:
@@ -297,7 +299,7 @@ def _record_request(session: Session, runtime: Runtime, plan: ChatPlan, answer: 
 
 def fallback_answer(runtime: Runtime, plan: ChatPlan, error: LLMUnavailable) -> str | None:
     """A sources-only answer when policy allows it (audited), else None."""
-    decision = runtime.policy.llm_fallback(error.kind)
+    decision = runtime.policy.llm_fallback(error.kind, plan.principal)
     if decision is None or not plan.citations:
         return None
     with session_scope(runtime.sessions) as session:

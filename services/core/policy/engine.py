@@ -8,7 +8,7 @@ from typing import Any, Literal
 
 from services.core.access import ReadScope
 from services.core.auth import PrincipalContext
-from services.core.policy.model import DenyTopicRule, PolicySet
+from services.core.policy.model import Caller, DenyTopicRule, GroundingRule, LLMFallbackRule, PolicySet
 from services.core.vectorstore import ScoredChunk
 
 
@@ -33,9 +33,11 @@ class PolicyEngine:
         self._topic_rules = [(rule, rule.matcher()) for rule in policy_set.rules if isinstance(rule, DenyTopicRule)]
         self._injection_rules = policy_set.injection_rules
 
-    def check_input(self, question: str) -> PolicyDecision | None:
-        """The first deny-topic rule the question trips, or None when it may proceed."""
+    def check_input(self, question: str, caller: Caller | None = None) -> PolicyDecision | None:
+        """The first deny-topic rule (that applies to `caller`) the question trips, or None when it may proceed."""
         for rule, matcher in self._topic_rules:
+            if not rule.applies_to(caller):
+                continue
             match = matcher.search(question) if matcher else None
             if match:
                 return PolicyDecision(
@@ -47,21 +49,34 @@ class PolicyEngine:
                 )
         return None
 
-    def screen_input(self, question: str) -> list[PolicyDecision]:
+    def screen_input(self, question: str, caller: Caller | None = None) -> list[PolicyDecision]:
         """Injection rules on the question: a "deny" decision refuses it, "flag" ones are only audited."""
         from services.core.policy.injection import screen_question  # it imports PolicyDecision from here
 
-        return screen_question(self._injection_rules, question)
+        return screen_question([r for r in self._injection_rules if r.applies_to(caller)], question)
 
-    def screen_chunks(self, chunks: Sequence[ScoredChunk]) -> tuple[list[ScoredChunk], list[PolicyDecision]]:
+    def screen_chunks(
+        self, chunks: Sequence[ScoredChunk], caller: Caller | None = None
+    ) -> tuple[list[ScoredChunk], list[PolicyDecision]]:
         """Injection rules on retrieved chunks: the chunks left for the prompt and a decision per suspicious one."""
         from services.core.policy.injection import screen_chunks
 
-        return screen_chunks(self._injection_rules, chunks)
+        return screen_chunks([r for r in self._injection_rules if r.applies_to(caller)], chunks)
 
-    def llm_fallback(self, reason: str) -> PolicyDecision | None:
+    def grounding_for(self, caller: Caller | None) -> GroundingRule | None:
+        """The first grounding rule that applies to `caller`; None leaves the grounding_* settings in charge."""
+        return next((r for r in self.policy_set.grounding_rules if r.applies_to(caller)), None)
+
+    def llm_fallback(self, reason: str, caller: Caller | None = None) -> PolicyDecision | None:
         """The decision to answer from sources alone while the model is down, if a rule allows it."""
-        rule = self.policy_set.fallback_rule
+        rule = next(
+            (
+                r
+                for r in self.policy_set.rules
+                if isinstance(r, LLMFallbackRule) and r.retrieval_only and r.applies_to(caller)
+            ),
+            None,
+        )
         if rule is None:
             return None
         return PolicyDecision(rule.id, "output", "allow", f"model unavailable ({reason}); sources only", rule.message)

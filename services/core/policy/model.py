@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, Protocol
 
 import yaml
 from pydantic import BaseModel, Field, TypeAdapter, ValidationError, field_validator, model_validator
@@ -12,7 +12,38 @@ from pydantic import BaseModel, Field, TypeAdapter, ValidationError, field_valid
 from services.core.errors import ConfigurationError
 
 
-class DenyTopicRule(BaseModel):
+class Caller(Protocol):
+    """What scoping reads of the principal a rule is evaluated for."""
+
+    @property
+    def name(self) -> str: ...
+
+    @property
+    def role(self) -> str: ...
+
+    @property
+    def groups(self) -> tuple[str, ...]: ...
+
+
+class Scoped(BaseModel):
+    """Who a rule applies to. Empty means everyone; each list given must match (a role of `roles`, a group
+    of `groups`, an application named in `apps`), so `roles: [app]` plus `apps: [crm]` is the CRM app only."""
+
+    roles: list[Literal["admin", "user", "app"]] = Field(default_factory=list)
+    groups: list[str] = Field(default_factory=list)
+    apps: list[str] = Field(default_factory=list)
+
+    def applies_to(self, caller: Caller | None) -> bool:
+        if caller is None:  # policy fixtures and internal checks without a principal: the rule as written
+            return not (self.roles or self.groups or self.apps)
+        if self.roles and caller.role not in self.roles:
+            return False
+        if self.groups and not set(self.groups) & set(caller.groups):
+            return False
+        return not self.apps or (caller.role == "app" and caller.name in self.apps)
+
+
+class DenyTopicRule(Scoped):
     """Refuses questions on a topic, recognised by keywords (whole words) or regular expressions."""
 
     id: str
@@ -38,7 +69,7 @@ class DenyTopicRule(BaseModel):
         return re.compile("|".join(f"(?:{a})" for a in alternatives), re.IGNORECASE) if alternatives else None
 
 
-class InjectionRule(BaseModel):
+class InjectionRule(Scoped):
     """Prompt-injection screening (services/core/injection): a score at or above `threshold` triggers `action`.
 
     At stage `input` the question is scored: `deny` refuses it with `refusal`, `flag` answers it and audits.
@@ -71,7 +102,7 @@ class AclRule(BaseModel):
     admins_read_all: bool = True
 
 
-class LLMFallbackRule(BaseModel):
+class LLMFallbackRule(Scoped):
     """When the model is down, answer with the retrieved sources alone instead of an error."""
 
     id: str
@@ -80,6 +111,19 @@ class LLMFallbackRule(BaseModel):
     description: str = ""
     retrieval_only: bool = True
     message: str = "The language model is unavailable right now, so here are the passages that seem to answer this:"
+
+
+class GroundingRule(Scoped):
+    """After generation, every answer sentence is checked against its sources (services/core/grounding.py):
+    `remove` drops unsupported sentences, `flag` marks them, `off` skips the check. Overrides the
+    `grounding_*` settings for the callers it applies to (the first matching rule wins)."""
+
+    id: str
+    type: Literal["grounding"]
+    stage: Literal["output"] = "output"
+    description: str = ""
+    action: Literal["remove", "flag", "off"] = "remove"
+    min_similarity: float | None = Field(default=None, gt=0, le=1)
 
 
 class QuotaRule(BaseModel):
@@ -114,7 +158,9 @@ def normalize_origin(origin: str) -> str:
     return origin.strip().rstrip("/").lower()
 
 
-Rule = Annotated[DenyTopicRule | InjectionRule | AclRule | LLMFallbackRule | QuotaRule, Field(discriminator="type")]
+Rule = Annotated[
+    DenyTopicRule | InjectionRule | AclRule | LLMFallbackRule | GroundingRule | QuotaRule, Field(discriminator="type")
+]
 _rules_adapter: TypeAdapter[list[Rule]] = TypeAdapter(list[Rule])
 
 
@@ -163,6 +209,10 @@ class PolicySet(BaseModel):
             if isinstance(rule, LLMFallbackRule) and rule.retrieval_only:
                 return rule
         return None
+
+    @property
+    def grounding_rules(self) -> list[GroundingRule]:
+        return [rule for rule in self.rules if isinstance(rule, GroundingRule)]
 
     @property
     def injection_rules(self) -> list[InjectionRule]:
