@@ -85,8 +85,7 @@ def build_prompt(
     # put on every line by us, so a document cannot end the quotation either.
     quote = quote_lines if style == "base" else (lambda text: quote_source(text, boundary))
     numbered = "\n\n".join(
-        f"[{n}] {_label(source.title)}{' — ' + _label(source.heading) if source.heading else ''}\n"
-        f"{quote(source.text)}"
+        f"[{n}] {_label(source.title)}{' — ' + _label(source.heading) if source.heading else ''}\n{quote(source.text)}"
         for n, source in enumerate(sources, start=1)
     )
     notice = LINE_QUOTE_NOTICE if style == "base" else DATA_NOTICE.format(b=boundary)
