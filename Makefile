@@ -11,7 +11,7 @@ export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 export TOKENIZERS_PARALLELISM := false
 
-.PHONY: install system-deps model run test lint typecheck pytest bench bench-ingest bench-retrieval eval clean
+.PHONY: install system-deps model run test lint typecheck pytest bench bench-ingest bench-retrieval bench-fusion eval clean
 
 install: $(STAMP)
 
@@ -54,6 +54,10 @@ bench-ingest: install
 
 bench-retrieval: install
 	$(BIN)/python bench/retrieval.py
+
+# How much any fusion of the dense and BM25 rankings can give on the eval set (reuses `make eval`'s corpus).
+bench-fusion: install
+	$(BIN)/python bench/fusion.py
 
 # Retrieval/refusal evaluation on the bundled question set; the ingested corpus is cached in ~/.cache/steward/eval.
 eval: install

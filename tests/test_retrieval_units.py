@@ -56,19 +56,19 @@ def test_the_question_as_asked_wins_when_its_rewrite_is_unanswerable(monkeypatch
 
     calls: list[str] = []
 
-    def fake(runtime: object, query: str, *args: object) -> retrieval.Retrieval:
+    def fake(runtime: object, ask: object, query: str) -> retrieval.Retrieval:
         calls.append(query)
         answerable = query == "as asked"
         return retrieval.Retrieval(query, "hybrid", [], answerable, 0.5 if answerable else 0.1)
 
-    monkeypatch.setattr(retrieval, "_retrieve", fake)
-    found = retrieval.retrieve(None, "rewritten", None, 5, question="as asked")  # type: ignore[arg-type]
+    monkeypatch.setattr(retrieval, "_search", fake)
+    found = retrieval.retrieve(None, "rewritten", None, 5, "hybrid", question="as asked")  # type: ignore[arg-type]
     assert (found.query, found.answerable, calls) == ("as asked", True, ["rewritten", "as asked"])
     calls.clear()
     monkeypatch.setattr(
         retrieval,
-        "_retrieve",
-        lambda runtime, query, *a: fake(runtime, "as asked") if query == "rewritten" else fake(runtime, query),
+        "_search",
+        lambda runtime, ask, query: fake(runtime, ask, "as asked" if query == "rewritten" else query),
     )
-    assert retrieval.retrieve(None, "rewritten", None, 5, question="as asked").answerable  # type: ignore[arg-type]
+    assert retrieval.retrieve(None, "rewritten", None, 5, "hybrid", question="as asked").answerable  # type: ignore[arg-type]
     assert calls == ["as asked"]  # an answerable rewrite is used without a second search

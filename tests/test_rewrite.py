@@ -102,9 +102,15 @@ QUESTION = "and how much does a monthly permit cost there?"
 GOOD = "How much does a monthly parking permit cost at the Lisbon office?"
 
 
-def rewrite(llm: FakeLLM | None, mode: str = "auto", timeout_s: float = 1.0) -> Any:
+def rewrite(
+    llm: FakeLLM | None,
+    mode: str = "auto",
+    timeout_s: float = 1.0,
+    question: str = QUESTION,
+    history: list[Turn] = HISTORY,
+) -> Any:
     rewriter = FollowUpRewriter(llm, timeout_s)  # type: ignore[arg-type]
-    return asyncio.run(rewriter.rewrite(QUESTION, HISTORY, mode))  # type: ignore[arg-type]
+    return asyncio.run(rewriter.rewrite(question, history, mode))  # type: ignore[arg-type]
 
 
 def test_auto_uses_the_model_when_it_is_up_and_idle() -> None:
@@ -161,4 +167,24 @@ def test_plausible_accepts_a_rewrite_made_of_the_conversation_words() -> None:
 def test_a_rewrite_that_drops_what_was_asked_is_rejected() -> None:
     history = [Turn("user", "turn 4 blah blah blah"), Turn("assistant", "blah")]
     assert not plausible("turn 4 blah blah", "And the holidays?", history)
-    assert plausible("How many holidays do I get?", "And the holidays?", [*history, Turn("user", "How many")])
+    lisbon = [*history, Turn("user", "How many vacation days do I get in Lisbon?")]
+    assert plausible("How many holidays do I get in Lisbon?", "And the holidays?", lisbon)
+    # Keeping the question but resolving nothing from the conversation is no rewrite either.
+    assert not plausible("How many holidays do I get?", "And the holidays?", lisbon)
+
+
+def test_a_rewrite_that_repeats_the_previous_question_is_rejected() -> None:
+    # Seen from Gemma 3 270M on the eval set: the earlier question comes back and the follow-up is lost.
+    history = [Turn("user", "What's the address of the Toronto office?"), Turn("assistant", "100 King St W.")]
+    question = "What's the biggest meeting room there?"
+    assert not plausible("What's the address of the Toronto office?", question, history)
+    assert plausible("What's the biggest meeting room in the Toronto office?", question, history)
+
+
+def test_a_follow_up_returned_unchanged_is_rejected_so_concat_brings_the_context() -> None:
+    history = [Turn("user", "How are the garage spaces in Hamburg handed out?"), Turn("assistant", "By lottery.")]
+    question = "What would I pay per month if I win one?"
+    assert not plausible(question, question, history)
+    result = rewrite(FakeLLM(FakeGateway(answer=question)), mode="llm", question=question, history=history)
+    assert result.method == "concat"
+    assert result.query.startswith("How are the garage spaces in Hamburg handed out?")

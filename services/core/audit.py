@@ -113,6 +113,14 @@ def record(
     return event_id
 
 
+def admin_action(
+    session: Session, admin_id: str, action: str, reason: str, details: dict[str, Any] | None = None
+) -> int:
+    """Record what an admin did (an upload, a deletion, a group change, a reload, an export): every governed
+    action is an `info` event in the chain under the admin's id."""
+    return record(session, action=action, decision="info", principal_id=admin_id, reason=reason, details=details)
+
+
 def record_decision(
     session: Session, decision: PolicyDecision, principal_id: str, details: dict[str, Any] | None = None
 ) -> None:

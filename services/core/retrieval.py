@@ -56,6 +56,17 @@ class Retrieval:
     uncovered: list[str] = field(default_factory=list)
 
 
+@dataclass(frozen=True)
+class _Ask:
+    """One retrieval request with its defaults resolved, searched once per query tried."""
+
+    scope: ReadScope
+    top_k: int
+    mode: SearchMode
+    filters: SearchFilters
+    question: str | None  # what the user asked, when the query searched is its rewrite
+
+
 def retrieve(
     runtime: Runtime,
     query: str,
@@ -71,41 +82,31 @@ def retrieve(
 
     A rewrite must never make a question unanswerable that is answerable as asked (a conversation about
     something else, or pasted junk, in front of a self-contained question): then the question as asked wins."""
-    found = _retrieve(runtime, query, scope, top_k, mode, filters, question)
+    if not isinstance(scope, ReadScope):
+        scope = ReadScope(None if scope is None else tuple(scope), None)
+    ask = _Ask(scope, top_k, mode or runtime.settings.retrieval_mode, filters or SearchFilters(), question)
+    found = _search(runtime, ask, query)
     if question and question != query and not found.answerable:
-        as_asked = _retrieve(runtime, question, scope, top_k, mode, filters, question)
+        as_asked = _search(runtime, ask, question)
         if as_asked.answerable:
             return as_asked
     return found
 
 
-def _retrieve(
-    runtime: Runtime,
-    query: str,
-    scope: ReadScope | Sequence[str] | None,
-    top_k: int,
-    mode: SearchMode | None = None,
-    filters: SearchFilters | None = None,
-    question: str | None = None,
-) -> Retrieval:
-    """`question` is what the user asked when `query` is its rewrite; its specific terms must be covered.
-    `scope` is what the principal may read (a bare list of groups, or None, is a scope without classification
-    levels: callers that predate classifications, such as the retrieval bench)."""
-    if not isinstance(scope, ReadScope):
-        scope = ReadScope(None if scope is None else tuple(scope), None)
+def _search(runtime: Runtime, ask: _Ask, query: str) -> Retrieval:
     settings = runtime.settings
-    mode = mode or settings.retrieval_mode
+    mode, top_k = ask.mode, ask.top_k
     dense = runtime.embedder.embed_query(query)
     sparse = runtime.sparse_encoder.encode_query(query) if mode != "dense" else None
     hits = runtime.vector_store.search(
         SearchQuery(
             limit=max(top_k * OVERFETCH, MIN_FETCH),
-            allowed_groups=scope.groups,
-            allowed_classifications=scope.classifications,
+            allowed_groups=ask.scope.groups,
+            allowed_classifications=ask.scope.classifications,
             dense=dense,
             sparse=sparse,
             mode=mode,
-            filters=filters or SearchFilters(),
+            filters=ask.filters,
             with_vectors=True,
         )
     )
@@ -121,7 +122,7 @@ def _retrieve(
     # Coverage is judged on the passages a chat answer would be given (settings.top_k), whatever this
     # request's top_k, so search and chat agree on what is answerable.
     shown = candidates[: settings.top_k]
-    uncovered = uncovered_terms(question or query, _texts_by_document(shown)) if shown else []
+    uncovered = uncovered_terms(ask.question or query, _texts_by_document(shown)) if shown else []
     return Retrieval(
         query=query,
         mode=mode,

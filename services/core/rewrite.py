@@ -103,16 +103,18 @@ def concat_rewrite(question: str, history: Sequence[Turn]) -> Rewritten:
     return Rewritten(f"{context} {question}"[-MAX_QUERY_CHARS:], "concat")
 
 
+# The shots are about things the evaluation corpus never mentions (tests/data/eval): a shot on an evaluated
+# conversation would let the model copy its answer and flatter the measured `llm` rewrite.
 _EXAMPLES = (
     (
-        "User: Where can employees park at the Lisbon office?\nAssistant: In the Parque Castilho garage.",
-        "and how much does a monthly permit cost there?",
-        "How much does a monthly parking permit cost at the Lisbon office?",
+        "User: Is there a shuttle bus from the station to the campus?\nAssistant: Yes, every 20 minutes.",
+        "and does it run on Saturdays?",
+        "Does the shuttle bus from the station to the campus run on Saturdays?",
     ),
     (
-        "User: How do I report a phishing email?\nAssistant: Use the Report Phish button in Outlook.",
-        "what if I already clicked the link?",
-        "What should I do if I clicked the link in a phishing email?",
+        "User: Who looks after the umbrellas people leave at reception?\nAssistant: The front desk keeps them.",
+        "how long do they keep them?",
+        "How long does the front desk keep umbrellas left at reception?",
     ),
 )
 
@@ -139,16 +141,70 @@ def rewrite_prompt(question: str, history: Sequence[Turn]) -> Prompt:
 
 
 def plausible(rewritten: str, question: str, history: Sequence[Turn]) -> bool:
-    """A small model can wander: accept a rewrite only if it is one short line about this conversation."""
+    """A small model can wander: accept a rewrite only if it is one short line about this conversation that
+    still asks what was asked and adds something to it.
+
+    Measured on the eval follow-ups (`steward eval --generate`), Gemma 3 270M often repeats the previous
+    question ("What's the address of the Toronto office?" for "What's the biggest meeting room there?") or
+    returns the follow-up with nothing resolved ("How much does a monthly permit cost there?"); both search
+    worse than `concat`, so both are rejected."""
     if not rewritten or len(rewritten) > 3 * len(question) + 200:
         return False
     known = {w for turn in history for w in _WORD.findall(turn.content.lower())} | set(_WORD.findall(question.lower()))
     words = _WORD.findall(rewritten.lower())
     if not words or sum(w in known for w in words) / len(words) < 0.5:
         return False
-    # It must still ask what was asked: at least one of the question's own content words survives.
-    content = {w for w in _WORD.findall(question.lower()) if len(w) > 3 and w not in _ANAPHORA}
-    return not content or bool(content & set(words))
+    if is_follow_up(question):
+        # A standalone version of a follow-up names what "it" or "there" was: some content word of the
+        # conversation the question itself lacks. Without one nothing was resolved, and concat does better.
+        earlier = set().union(*(_content_words(turn.content) for turn in history)) - set(
+            _WORD.findall(question.lower())
+        )
+        if not earlier & set(words):
+            return False
+    # It must still ask what was asked: at least half of the question's own content words survive.
+    content = _content_words(question)
+    return not content or 2 * len(content & set(words)) >= len(content)
+
+
+def _content_words(text: str) -> set[str]:
+    return {w for w in _WORD.findall(text.lower()) if len(w) > 3 and w not in _ANAPHORA and w not in _FUNCTION_WORDS}
+
+
+# Longer words that carry no topic: a rewrite may drop them freely.
+_FUNCTION_WORDS = frozenset(
+    (
+        "what",
+        "what's",
+        "which",
+        "where",
+        "when",
+        "who's",
+        "whom",
+        "whose",
+        "would",
+        "could",
+        "should",
+        "have",
+        "does",
+        "about",
+        "with",
+        "from",
+        "into",
+        "also",
+        "actually",
+        "really",
+        "just",
+        "still",
+        "much",
+        "many",
+        "some",
+        "been",
+        "were",
+        "will",
+        "shall",
+    )
+)
 
 
 class FollowUpRewriter:

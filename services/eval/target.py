@@ -7,7 +7,6 @@ on, so a second run finds the corpus ingested. A dir without the completion mark
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import json
 import os
 import secrets
@@ -21,11 +20,13 @@ from typing import TYPE_CHECKING, Any
 
 import httpx
 
+from services.core.filelock import exclusive_lock
 from services.eval.client import EvalClient
 from services.eval.corpus import CorpusFile, cache_key
 from services.eval.errors import EvalError
 
 if TYPE_CHECKING:
+    from services.core.runtime import Runtime
     from services.core.settings import Settings
     from services.llm.server import VLLMServer
 
@@ -40,6 +41,8 @@ class Target:
     settings: dict[str, Any]  # the server settings that shape results, when known
     mark_ingested: Callable[[], None]  # the corpus is in: a later run may reuse it
     wait_for_llm: Callable[[], None]  # block until the LLM can answer (no-op when it is not ours)
+    # The in-process app's Runtime (None for a remote server): for benches that look below the HTTP API.
+    runtime: Runtime | None = None
 
 
 def steward_version() -> str:
@@ -85,7 +88,8 @@ def inprocess_target(files: Sequence[CorpusFile], generate: bool) -> Iterator[Ta
     root = base.cache_dir / "eval"
     data_dir = root / key
     root.mkdir(parents=True, exist_ok=True)
-    with _exclusive_lock(root / f".{key}.lock"), contextlib.ExitStack() as stack:
+    # Two evaluations of the same corpus wait for each other instead of sharing one SQLite file.
+    with exclusive_lock(root / f".{key}.lock"), contextlib.ExitStack() as stack:
         if data_dir.exists() and not (data_dir / MARKER).is_file():
             _log(f"removing an incomplete evaluation data dir {data_dir}")
             shutil.rmtree(data_dir)
@@ -124,6 +128,7 @@ def inprocess_target(files: Sequence[CorpusFile], generate: bool) -> Iterator[Ta
             settings=_reported_settings(settings),
             mark_ingested=lambda: _write_marker(data_dir, key),
             wait_for_llm=(lambda: _wait_llm(server, base.llm_start_timeout_s)) if server else lambda: None,
+            runtime=http.app.state.runtime,  # type: ignore[attr-defined]
         )
 
 
@@ -134,17 +139,6 @@ def _reported_settings(settings: Settings) -> dict[str, Any]:
 
 def _write_marker(data_dir: Path, key: str) -> None:
     (data_dir / MARKER).write_text(json.dumps({"key": key, "steward": steward_version()}) + "\n")
-
-
-@contextlib.contextmanager
-def _exclusive_lock(path: Path) -> Iterator[None]:
-    """Two evaluations of the same corpus wait for each other instead of sharing one SQLite file."""
-    with path.open("a") as handle:
-        fcntl.flock(handle, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
 
 
 def _start_llm(settings: Settings, data_dir: Path) -> VLLMServer:

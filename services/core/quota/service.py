@@ -56,16 +56,21 @@ class QuotaService:
         fail_open: bool = True,
         clock: Callable[[], float] = time.time,
     ) -> None:
-        self.rules = list(rules)
         self.store = store
         self.fail_open = fail_open
         self.clock = clock
-        self._by_id = {rule.id: rule for rule in self.rules}
+        self.replace_rules(rules)
+
+    @property
+    def rules(self) -> list[QuotaRule]:
+        return list(self._by_id.values())
 
     def replace_rules(self, rules: Sequence[QuotaRule]) -> None:
-        """New rules from a policy reload; counters already spent stay with their rule ids."""
-        by_id = {rule.id: rule for rule in rules}
-        self.rules, self._by_id = list(rules), by_id
+        """New rules from a policy reload; counters already spent stay with their rule ids.
+
+        The rules live in one id -> rule mapping (insertion-ordered), swapped in one assignment, so a request
+        running during a reload sees either the old set or the new one and the list and lookup cannot drift."""
+        self._by_id = {rule.id: rule for rule in rules}
 
     def ensure_room(self, caller: Caller) -> None:
         """Refuse a caller with a spent budget (no room for one more request, or for a single token)."""
