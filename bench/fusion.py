@@ -136,31 +136,32 @@ def best_of(cases: Sequence[Case], grid: dict[str, Fusion]) -> tuple[str, float]
 
 
 def collect(runtime: Runtime, questions: Sequence[Question], depth: int, sources: dict[str, str]) -> list[Case]:
+    """Each answerable question's dense and sparse candidates (`depth` each) and the shipped hybrid ranking."""
     cases = []
     for q in questions:
         if not q.answerable:
             continue
-        query = (
-            concat_rewrite(q.question, [Turn(t.role, t.content) for t in q.history]).query if q.history else q.question
-        )
+        history = [Turn(t.role, t.content) for t in q.history]
+        query = concat_rewrite(q.question, history).query if history else q.question
         dense = runtime.embedder.embed_query(query)
         sparse = runtime.sparse_encoder.encode_query(query)
 
-        def search(mode: SearchMode, limit: int, dense=dense, sparse=sparse) -> list[Hit]:
-            found = runtime.vector_store.search(
-                SearchQuery(
-                    limit=limit,
-                    allowed_groups=None,
-                    allowed_classifications=None,
-                    dense=dense,
-                    sparse=None if mode == "dense" else sparse,
-                    mode=mode,
-                    filters=SearchFilters(),
-                )
+        def branch(mode: SearchMode, limit: int) -> list[Hit]:
+            request = SearchQuery(
+                limit=limit,
+                allowed_groups=None,
+                allowed_classifications=None,
+                dense=dense,  # noqa: B023 (called before the loop moves on)
+                sparse=None if mode == "dense" else sparse,  # noqa: B023
+                mode=mode,
+                filters=SearchFilters(),
             )
-            return [Hit(h.id, sources.get(h.document_id, h.document_id), h.score) for h in found]
+            return [
+                Hit(h.id, sources.get(h.document_id, h.document_id), h.score)
+                for h in runtime.vector_store.search(request)
+            ]
 
-        cases.append(Case(q, search("dense", depth), search("sparse", depth), search("hybrid", SEARCH_TOP_K)))
+        cases.append(Case(q, branch("dense", depth), branch("sparse", depth), branch("hybrid", SEARCH_TOP_K)))
     return cases
 
 

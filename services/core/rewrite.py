@@ -154,17 +154,16 @@ def plausible(rewritten: str, question: str, history: Sequence[Turn]) -> bool:
     words = _WORD.findall(rewritten.lower())
     if not words or sum(w in known for w in words) / len(words) < 0.5:
         return False
+    used, asked = set(words), set(_WORD.findall(question.lower()))
     if is_follow_up(question):
         # A standalone version of a follow-up names what "it" or "there" was: some content word of the
         # conversation the question itself lacks. Without one nothing was resolved, and concat does better.
-        earlier = set().union(*(_content_words(turn.content) for turn in history)) - set(
-            _WORD.findall(question.lower())
-        )
-        if not earlier & set(words):
+        earlier = set().union(*(_content_words(turn.content) for turn in history))
+        if not (earlier - asked) & used:
             return False
     # It must still ask what was asked: at least half of the question's own content words survive.
     content = _content_words(question)
-    return not content or 2 * len(content & set(words)) >= len(content)
+    return not content or 2 * len(content & used) >= len(content)
 
 
 def _content_words(text: str) -> set[str]:
