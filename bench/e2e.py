@@ -97,9 +97,9 @@ def bench_ingest(url: str, files: list[tuple[str, bytes]]) -> float:
 def bench_embed_only(files: list[tuple[str, bytes]]) -> float:
     """Baseline: parse + chunk untimed, then time only the embedder on the same chunks."""
     from ingestion.chunker import chunk_document
-    from ingestion.formats import detect_format
     from ingestion.parsers import parse_document
-    from services.core.embedder import Embedder
+    from services.core.embedding.dense import Embedder
+    from services.core.formats import detect_format
 
     texts = []
     for name, data in files:
@@ -147,7 +147,7 @@ async def bench_chat(url: str, concurrency: int, requests: int, stream: bool) ->
 async def bench_vllm_direct(url: str, llm_base_url: str, requests: int, max_tokens: int) -> list[float]:
     """Baseline: the very prompt Steward would build (same retrieved sources), sent straight to vLLM."""
     from services.core.llm import LLMGateway
-    from services.core.prompt import build_prompt
+    from services.core.llm.prompt import build_prompt
     from services.core.settings import Settings
     from services.core.vectorstore import ScoredChunk
 
@@ -185,8 +185,8 @@ def main() -> None:
     args = parser.parse_args()
 
     from services.core.settings import default_cache_dir
-    from services.llm.build import build_servable_model
-    from services.llm.server import VLLMServer
+    from services.serving.build import build_servable_model
+    from services.serving.server import VLLMServer
 
     workdir = Path(tempfile.mkdtemp(prefix="steward-bench-"))
     cache_dir = default_cache_dir()

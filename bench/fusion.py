@@ -35,8 +35,8 @@ os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
 import numpy as np
 
-from services.core.prompt import Turn
-from services.core.rewrite import concat_rewrite
+from services.core.llm.prompt import Turn
+from services.core.retrieval.rewrite import concat_rewrite
 from services.core.runtime import Runtime
 from services.core.vectorstore.plan import RRF_K, RRF_WEIGHTS
 from services.core.vectorstore.port import SearchFilters, SearchMode, SearchQuery

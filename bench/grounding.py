@@ -4,7 +4,7 @@ Two phases. `collect` asks every question of tests/data/eval/questions.jsonl (an
 follow-ups with their history) through the in-process app (services/eval/target.py: the cached ingested
 corpus and a vLLM of its own) with STEWARD_GROUNDING_ACTION=off, and saves each raw answer with its numbered
 sources. `score` (the default, which collects first when the answers file is missing) then applies the
-grounding check (services/core/grounding.py, the real MiniLM embedder) to those answers offline: the model
+grounding check (services/core/answers/grounding.py, the real MiniLM embedder) to those answers offline: the model
 decodes greedily, so this is the answer the chat path would have checked, and the thresholds can be
 swept without asking the model again.
 
@@ -39,8 +39,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
-from services.core.grounding import Grounder, SentenceVerdict, content_words, numbers, split_sentences
-from services.core.grounding import passes as grounding_rule
+from services.core.answers.grounding import Grounder, SentenceVerdict, content_words, numbers, split_sentences
+from services.core.answers.grounding import passes as grounding_rule
 
 ROOT = Path(__file__).resolve().parents[1]
 DATASET = ROOT / "tests" / "data" / "eval" / "questions.jsonl"
@@ -106,7 +106,7 @@ def truly_supported(sentence: str, gold_words: set[str], gold_numbers: set[str])
 
 def judge(rows: list[dict[str, Any]], min_similarity: float, min_overlap: float) -> tuple[list[Judged], int]:
     """Every generated sentence with the check's verdict and the reference's; and the invalid markers."""
-    from services.core.embedder import Embedder
+    from services.core.embedding.dense import Embedder
     from services.core.settings import Settings
 
     settings = Settings()

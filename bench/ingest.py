@@ -26,12 +26,12 @@ os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 
-from ingestion.pipeline import embedding_text, preparer
+from ingestion.chunk_plan import embedding_text
 from ingestion.worker import InProcessWorker
-from services.api.app import create_app
 from services.core.db.models import Chunk, Document
 from services.core.db.session import session_scope
 from services.core.settings import Settings
+from services.server import create_app
 from tests.fixtures.documents import (
     make_csv,
     make_docx,
@@ -139,7 +139,8 @@ def run_pipeline(files: list[tuple[str, bytes]], workers: int) -> tuple[float, l
             pool = [InProcessWorker(runtime) for _ in range(workers)]
             # Worker start-up (the parsing helper process importing its libraries) is not throughput,
             # just as loading the model is not part of the encode baseline.
-            preparer(runtime).warm(settings.embedding_model)
+            for worker in pool:
+                worker.warm()
             started = time.perf_counter()
             for worker in pool:
                 worker.start()
@@ -169,7 +170,7 @@ def raw_encode(texts: list[str], batch_size: int) -> float:
     import torch
     from sentence_transformers import SentenceTransformer
 
-    from services.core.embedder import resolve_model_path
+    from services.core.embedding.dense import resolve_model_path
 
     # Plain encode as anyone would run it: torch on every core (the pipeline's embedder sets one thread per
     # replica process-wide, so put torch's default back for the baseline).

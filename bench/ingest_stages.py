@@ -25,7 +25,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import ingest  # bench/ingest.py: the same corpus and pipeline run
 
 from ingestion import lease, pipeline, preparation
-from services.core import batcher, embedder
+from services.core.embedding import batcher
+from services.core.embedding import dense as embedder
 from services.core.vectorstore import edge
 
 totals: dict[str, float] = collections.defaultdict(float)
@@ -55,13 +56,13 @@ def main() -> None:
     args = parser.parse_args()
     timed(embedder.Embedder, "encode_pass", "encode_pass")
     timed(batcher.EmbeddingBatcher, "embed", "batcher_wait")
-    timed(pipeline.lease, "claim", "claim")
-    timed(lease, "renew", "renew")
+    timed(lease.Leases, "claim", "claim")
+    timed(lease.Leases, "renew", "renew")
     timed(preparation.Preparer, "parse", "parse")
     timed(preparation.Preparer, "chunk", "chunk")
     timed(edge.QdrantEdgeStore, "upsert", "upsert")
     timed(edge.QdrantEdgeStore, "document_points", "document_points")
-    timed(pipeline, "_finish", "finish")
+    timed(pipeline.Ingestor, "_finish", "finish")
     seconds, texts = ingest.run_pipeline(ingest.corpus(args.docs), workers=1)
     print(f"documents={args.docs}")
     print(f"passages={len(texts)}")

@@ -32,7 +32,6 @@ os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
 import httpx
 
-from services.core.retrieval import retrieve
 from services.core.settings import Settings
 from services.eval.corpus import corpus_files, ingest_corpus
 from services.eval.dataset import load_questions
@@ -95,8 +94,8 @@ def llm_endpoint(url: str | None) -> Iterator[str]:
     if url:
         yield url
         return
-    from services.llm.build import build_servable_model
-    from services.llm.server import VLLMServer, free_port
+    from services.serving.build import build_servable_model
+    from services.serving.server import VLLMServer, free_port
 
     settings = Settings()
     server = VLLMServer(
@@ -134,7 +133,7 @@ def main() -> None:
         api.mark_ingested()
         assert api.runtime is not None
         for q in questions:
-            found = retrieve(api.runtime, q.question, None, args.passages, "hybrid")
+            found = api.runtime.retriever.retrieve(q.question, None, args.passages, "hybrid")
             passages = [p.chunk.text for p in found.passages]
             judged[q.answerable].append(yes_margin(http, args.model, judge_prompt(q.question, passages)))
             similar[q.answerable].append(found.best_similarity or 0.0)

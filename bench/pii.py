@@ -1,6 +1,6 @@
 """Recall and precision of the PII detector per entity type, on generated labelled sentences.
 
-Sentences come from services/core/pii/evaluation.py (templates filled with fake names, e-mail addresses,
+Sentences come from services/eval/pii.py (templates filled with fake names, e-mail addresses,
 phone numbers in several national and international formats, Luhn-valid card numbers, mod-97-valid IBANs
 of nine countries, IP addresses, and look-alikes that are not personal data). Seeded: the same arguments
 give the same sentences. Prints one `name=value` per line; goal: recall >= 0.95 for e-mail, phone, card, IBAN.
@@ -20,7 +20,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 from services.core.pii import load_detector
-from services.core.pii.evaluation import GOAL_ENTITIES, evaluate, generate
+from services.eval.pii import GOAL_ENTITIES, evaluate, generate
 
 
 def main() -> int:

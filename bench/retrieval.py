@@ -1,8 +1,8 @@
 """Search latency at 10k and 100k chunks in the embedded profile, dense and hybrid, measured in one run.
 
-Each search is the real request path below HTTP: `services.core.retrieval.retrieve` — embed the query
-(MiniLM on the CPU; plus BM25 for hybrid), one Qdrant Edge query with the ACL filter inside it, cosine
-similarity of the hits, near-duplicate drop. The 10k figure is the baseline the 100k figure is compared to,
+Each search is the real request path below HTTP: `Retriever.retrieve` (services/core/retrieval/search.py) —
+embed the query (MiniLM on the CPU; plus BM25 for hybrid), one Qdrant Edge query with the ACL filter inside
+it, cosine similarity of the hits, near-duplicate drop. The 10k figure is the baseline the 100k figure is compared to,
 measured in the same run so the ratio survives a noisy, shared machine. Prints one `name=value` per line.
 
 Embedding 100k real chunks would take an hour here (~27 passages/s), so the corpus is built the way a
@@ -32,7 +32,6 @@ os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
 import numpy as np
 
-from services.core.retrieval import retrieve
 from services.core.runtime import Runtime
 from services.core.settings import Settings
 from services.core.vectorstore import ChunkPoint
@@ -141,11 +140,11 @@ def percentile(samples: list[float], q: float) -> float:
 def measure(runtime: Runtime, asked: list[str], mode: str) -> list[float]:
     groups = ["everyone", "hr"]  # a typical employee: the ACL filter is part of every query
     for q in asked[:WARMUP]:
-        retrieve(runtime, q, groups, 5, mode)  # type: ignore[arg-type]
+        runtime.retriever.retrieve(q, groups, 5, mode)  # type: ignore[arg-type]
     timings = []
     for q in asked:
         started = time.perf_counter()
-        retrieve(runtime, q, groups, 5, mode)  # type: ignore[arg-type]
+        runtime.retriever.retrieve(q, groups, 5, mode)  # type: ignore[arg-type]
         timings.append((time.perf_counter() - started) * 1000)
     return timings
 

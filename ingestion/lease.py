@@ -10,13 +10,13 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import Literal
 
 from sqlalchemy import or_, select, update
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, sessionmaker
 
 from services.core.db.models import Document, IngestJob, utcnow
 from services.core.db.session import rows_affected, session_scope
-from services.core.runtime import Runtime
 
 
 class LeaseLost(Exception):
@@ -47,77 +47,94 @@ class Claim:
     renewed_at: float = field(default_factory=time.monotonic)
 
 
-def lease_until(runtime: Runtime) -> datetime:
-    return utcnow() + timedelta(seconds=runtime.settings.ingest_lease_s)
+class NotClaimed(Exception):
+    """The document is not this worker's to ingest; `outcome` says why: deleted, up_to_date or busy."""
+
+    def __init__(self, outcome: Literal["deleted", "up_to_date", "busy"]) -> None:
+        super().__init__(outcome)
+        self.outcome = outcome
 
 
-def claim(runtime: Runtime, document_id: str, owner: str) -> Claim | str:
-    """Take the document for `owner`, or say why not: "deleted", "up_to_date" or "busy"."""
-    with session_scope(runtime.sessions) as session:
-        document = session.get(Document, document_id)
-        if document is None:
-            return "deleted"
-        if document.status == "ready" and document.indexed_version == document.version:
-            return "up_to_date"  # a redelivered or duplicated message for finished work
-        now = utcnow()
-        taken = rows_affected(
-            session.execute(
-                update(Document)
-                .where(
-                    Document.id == document_id,
-                    or_(Document.lease_owner.is_(None), Document.lease_owner == owner, Document.lease_expires_at < now),
+class Leases:
+    """Claims and renews documents for workers; a lease not renewed for `lease_s` is free to take over."""
+
+    def __init__(self, *, sessions: sessionmaker[Session], lease_s: float) -> None:
+        self._sessions = sessions
+        self._lease_s = lease_s
+
+    def _until(self) -> datetime:
+        return utcnow() + timedelta(seconds=self._lease_s)
+
+    def claim(self, document_id: str, owner: str) -> Claim:
+        """Take the document for `owner`, or raise NotClaimed saying why not."""
+        with session_scope(self._sessions) as session:
+            document = session.get(Document, document_id)
+            if document is None:
+                raise NotClaimed("deleted")
+            if document.status == "ready" and document.indexed_version == document.version:
+                raise NotClaimed("up_to_date")  # a redelivered or duplicated message for finished work
+            now = utcnow()
+            taken = rows_affected(
+                session.execute(
+                    update(Document)
+                    .where(
+                        Document.id == document_id,
+                        or_(
+                            Document.lease_owner.is_(None),
+                            Document.lease_owner == owner,
+                            Document.lease_expires_at < now,
+                        ),
+                    )
+                    .values(
+                        lease_owner=owner,
+                        lease_expires_at=self._until(),
+                        status="processing",
+                        stage="parsing",
+                        progress=1,
+                        error=None,
+                    )
+                    .execution_options(synchronize_session=False)
                 )
-                .values(
-                    lease_owner=owner,
-                    lease_expires_at=lease_until(runtime),
-                    status="processing",
-                    stage="parsing",
-                    progress=1,
-                    error=None,
+            )
+            if not taken:
+                raise NotClaimed("busy")
+            session.refresh(document)
+            job = current_job(session, document_id, document.version)
+            job.status, job.attempts, job.started_at, job.error = "running", job.attempts + 1, now, None
+            return Claim(
+                document_id=document_id,
+                owner=owner,
+                version=document.version,
+                indexed_version=document.indexed_version,
+                storage_path=document.storage_path,
+                format=document.format,
+                filename=document.filename,
+                title=document.title,
+                groups=tuple(document.groups),
+                tags=tuple(document.tags or ()),
+                created_at=document.created_at,
+                classification=document.classification,
+            )
+
+    def renew(self, claim: Claim, stage: str, progress: int, force: bool = False) -> None:
+        """Extend the lease and publish progress; raises LeaseLost when the document is no longer ours.
+
+        Without `force`, a renewal within RENEW_EVERY_S of the last is skipped; force it before any step that
+        must not run on a lost lease (deleting vectors)."""
+        if not force and time.monotonic() - claim.renewed_at < RENEW_EVERY_S:
+            return
+        claim.renewed_at = time.monotonic()
+        with session_scope(self._sessions) as session:
+            held = rows_affected(
+                session.execute(
+                    update(Document)
+                    .where(Document.id == claim.document_id, Document.lease_owner == claim.owner)
+                    .values(lease_expires_at=self._until(), stage=stage, progress=min(max(progress, 1), 99))
+                    .execution_options(synchronize_session=False)
                 )
-                .execution_options(synchronize_session=False)
             )
-        )
-        if not taken:
-            return "busy"
-        session.refresh(document)
-        job = current_job(session, document_id, document.version)
-        job.status, job.attempts, job.started_at, job.error = "running", job.attempts + 1, now, None
-        return Claim(
-            document_id=document_id,
-            owner=owner,
-            version=document.version,
-            indexed_version=document.indexed_version,
-            storage_path=document.storage_path,
-            format=document.format,
-            filename=document.filename,
-            title=document.title,
-            groups=tuple(document.groups),
-            tags=tuple(document.tags or ()),
-            created_at=document.created_at,
-            classification=document.classification,
-        )
-
-
-def renew(runtime: Runtime, claim: Claim, stage: str, progress: int, force: bool = False) -> None:
-    """Extend the lease and publish progress; raises LeaseLost when the document is no longer ours.
-
-    Without `force`, a renewal within RENEW_EVERY_S of the last is skipped; force it before any step that
-    must not run on a lost lease (deleting vectors)."""
-    if not force and time.monotonic() - claim.renewed_at < RENEW_EVERY_S:
-        return
-    claim.renewed_at = time.monotonic()
-    with session_scope(runtime.sessions) as session:
-        held = rows_affected(
-            session.execute(
-                update(Document)
-                .where(Document.id == claim.document_id, Document.lease_owner == claim.owner)
-                .values(lease_expires_at=lease_until(runtime), stage=stage, progress=min(max(progress, 1), 99))
-                .execution_options(synchronize_session=False)
-            )
-        )
-    if not held:
-        raise LeaseLost(claim.document_id)
+        if not held:
+            raise LeaseLost(claim.document_id)
 
 
 def hold(session: Session, claim: Claim) -> Document:

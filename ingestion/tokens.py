@@ -8,7 +8,7 @@ import os
 from pathlib import Path
 from typing import Any
 
-from services.core.embedder import resolve_model_path
+from services.core.embedding.dense import resolve_model_path
 
 # Used when the model directory says nothing about its sequence length (BERT-style models read 512).
 DEFAULT_MAX_SEQ_LENGTH = 512

@@ -1,4 +1,7 @@
-"""Runs the ingestion worker: inside the API process (embedded) or as its own process (production)."""
+"""Runs the ingestion worker: inside the API process (embedded) or as its own process (production).
+
+This is an edge: it builds the ingestor and the background threads from the process's runtime.
+"""
 
 from __future__ import annotations
 
@@ -9,10 +12,13 @@ import uuid
 
 from celery.worker import WorkController
 
-from ingestion.pipeline import close_preparer, preparer
+from ingestion.lease import Leases
+from ingestion.parsers import ParseLimits
+from ingestion.pipeline import IngestConfig, Ingestor
+from ingestion.preparation import Preparer
 from ingestion.tasks import register_tasks
-from services.core.outbox import OutboxSweeper
-from services.core.queue import INGEST_DOCUMENT, INGEST_QUEUE
+from services.core.jobs.outbox import OutboxSweeper
+from services.core.jobs.queue import INGEST_DOCUMENT, INGEST_QUEUE
 from services.core.runtime import Runtime
 from services.core.settings import Settings
 from services.core.vectorstore.maintenance import IndexOptimizer
@@ -20,10 +26,32 @@ from services.core.vectorstore.maintenance import IndexOptimizer
 log = logging.getLogger(__name__)
 
 
-def _worker_options(runtime: Runtime) -> dict[str, object]:
+def build_ingestor(runtime: Runtime, preparer: Preparer) -> Ingestor:
+    settings = runtime.settings
+    return Ingestor(
+        sessions=runtime.sessions,
+        leases=Leases(sessions=runtime.sessions, lease_s=settings.ingest_lease_s),
+        blobs=runtime.blobs,
+        vector_store=runtime.vector_store,
+        batcher=runtime.embedding_batcher,
+        sparse_encoder=runtime.sparse_encoder,
+        pii=runtime.pii,
+        preparer=preparer,
+        config=IngestConfig(
+            limits=ParseLimits(
+                max_pdf_pages=settings.max_pdf_pages, max_spreadsheet_cells=settings.max_spreadsheet_cells
+            ),
+            embedding_model=settings.embedding_model,
+            chunk_size_tokens=settings.chunk_size_tokens,
+            chunk_overlap_tokens=settings.chunk_overlap_tokens,
+        ),
+    )
+
+
+def _worker_options(settings: Settings) -> dict[str, object]:
     return {
         "pool_cls": "threads",  # threads share this process's vector store; prefork could not
-        "concurrency": runtime.settings.worker_concurrency,
+        "concurrency": settings.worker_concurrency,
         "queues": [INGEST_QUEUE],
         "hostname": f"steward-{socket.gethostname()}-{uuid.uuid4().hex[:6]}",
         "without_heartbeat": True,
@@ -33,49 +61,81 @@ def _worker_options(runtime: Runtime) -> dict[str, object]:
     }
 
 
+class WorkerParts:
+    """What a worker runs beside Celery's consumer: the parsing helper, the outbox sweeper, the index optimizer.
+
+    The first worker on a Celery app binds the ingestion tasks to its ingestor; a second worker on the same app
+    (more consumers in one process) shares those tasks and so needs no parsing helper of its own."""
+
+    def __init__(self, runtime: Runtime) -> None:
+        settings = runtime.settings
+        self._embedding_model = settings.embedding_model
+        self._sweeper = OutboxSweeper(runtime.outbox, settings.ingest_sweep_interval_s)
+        self._optimizer = IndexOptimizer(runtime.vector_store, settings.index_optimize_interval_s)
+        self._preparer: Preparer | None = None
+        self._warm = False
+        if INGEST_DOCUMENT not in runtime.celery.tasks:
+            self._preparer = Preparer(settings.ingest_parse_processes, settings.ingest_parse_memory_mb)
+            register_tasks(
+                runtime.celery,
+                ingestor=build_ingestor(runtime, self._preparer),
+                sessions=runtime.sessions,
+                max_retries=settings.ingest_max_retries,
+                backoff_max_s=settings.ingest_retry_backoff_max_s,
+            )
+
+    def warm(self) -> None:
+        """Start the parsing helper and load what it needs, so the first document does not pay for it."""
+        if self._preparer is not None and not self._warm:
+            self._preparer.warm(self._embedding_model)
+            self._warm = True
+
+    def start(self) -> None:
+        self.warm()
+        self._sweeper.start()
+        self._optimizer.start()
+
+    def stop(self) -> None:
+        self._sweeper.stop()
+        self._optimizer.stop()
+        if self._preparer is not None:
+            self._preparer.close()
+
+
 class InProcessWorker:
     """A real Celery worker on a thread of the API process, so one object owns the embedded shard."""
 
     def __init__(self, runtime: Runtime) -> None:
-        self.runtime = runtime
-        if INGEST_DOCUMENT not in runtime.celery.tasks:  # a second worker on the same runtime reuses them
-            register_tasks(runtime.celery, lambda: runtime)
+        self._parts = WorkerParts(runtime)
+        self._concurrency = runtime.settings.worker_concurrency
         # The thread pool looks tasks up on Celery's process-wide default app; make it ours.
         runtime.celery.set_default()
-        self._controller = WorkController(app=runtime.celery, **_worker_options(runtime))
+        self._controller = WorkController(app=runtime.celery, **_worker_options(runtime.settings))
         self._thread = threading.Thread(target=self._controller.start, name="steward-worker", daemon=True)
-        self._sweeper = OutboxSweeper(runtime)
-        self._optimizer = IndexOptimizer(runtime.vector_store, runtime.settings.index_optimize_interval_s)
+
+    def warm(self) -> None:
+        """Everything but consuming: a bench times ingestion, not start-up."""
+        self._parts.warm()
 
     def start(self) -> None:
-        preparer(self.runtime).warm(self.runtime.settings.embedding_model)
+        self._parts.start()
         self._thread.start()
-        self._sweeper.start()
-        self._optimizer.start()
-        log.info("in-process ingestion worker started (%d threads)", self.runtime.settings.worker_concurrency)
+        log.info("in-process ingestion worker started (%d threads)", self._concurrency)
 
     def stop(self, timeout_s: float = 30.0) -> None:
-        self._sweeper.stop()
-        self._optimizer.stop()
         self._controller.stop(in_sighandler=False)
         self._thread.join(timeout_s)
-        close_preparer(self.runtime)
+        self._parts.stop()
 
 
 def run_worker(settings: Settings) -> None:
     """Block running a standalone worker process (production, or the embedded profile without serve)."""
     runtime = Runtime.build(settings)
-    register_tasks(runtime.celery, lambda: runtime)
-    preparer(runtime).warm(runtime.settings.embedding_model)
-    sweeper = OutboxSweeper(runtime)
-    sweeper.start()
-    optimizer = IndexOptimizer(runtime.vector_store, runtime.settings.index_optimize_interval_s)
-    optimizer.start()
+    parts = WorkerParts(runtime)
+    parts.start()
     try:
         # app.Worker (unlike a bare WorkController) installs SIGTERM/SIGINT handlers for a warm shutdown.
-        runtime.celery.Worker(**_worker_options(runtime)).start()
+        runtime.celery.Worker(**_worker_options(settings)).start()
     finally:
-        sweeper.stop()
-        optimizer.stop()
-        close_preparer(runtime)
+        parts.stop()
         runtime.close()

@@ -1,39 +1,22 @@
-"""Shared fixtures: settings for a throwaway data dir, an API client, and real Redis/PostgreSQL/vLLM."""
+"""Shared fixtures: API clients on throwaway data dirs, and real Redis, PostgreSQL and vLLM.
+
+Fixtures only: helpers live in tests/support and are imported from there, never from this file."""
 
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Iterator
-from pathlib import Path
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
 
-from services.core.settings import Settings
+from tests.support.api import ClientFactory
 from tests.support.processes import free_port, postgres_database, redis_server
+from tests.support.settings import make_settings
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
-
-ADMIN_KEY = "stw_test_admin_key"
-
-
-def make_settings(data_dir: Path, **overrides: Any) -> Settings:
-    """Embedded-profile settings confined to `data_dir`; the LLM points at a closed port unless overridden."""
-    values: dict[str, Any] = {
-        "data_dir": data_dir,
-        "admin_api_key": ADMIN_KEY,
-        "llm_base_url": f"http://127.0.0.1:{free_port()}/v1",
-        "llm_manage_server": False,
-        "broker_poll_interval_s": 0.1,
-    }
-    values.update(overrides)
-    return Settings(**values)
-
-
-def auth(key: str) -> dict[str, str]:
-    return {"Authorization": f"Bearer {key}"}
 
 
 @pytest.fixture(scope="session")
@@ -52,8 +35,8 @@ def postgres_url() -> Iterator[str]:
 def vllm_base_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """One real vLLM server for the whole session (start-up costs about a minute)."""
     from services.core.settings import default_cache_dir
-    from services.llm.build import build_servable_model
-    from services.llm.server import VLLMServer
+    from services.serving.build import build_servable_model
+    from services.serving.server import VLLMServer
 
     cache_dir = default_cache_dir()
     server = VLLMServer(
@@ -66,13 +49,10 @@ def vllm_base_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         yield server.base_url
 
 
-ClientFactory = Callable[..., TestClient]
-
-
 @pytest.fixture(scope="module")
 def embedded_api(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ClientFactory]:
     """Builds API clients on the embedded profile (SQLite, Qdrant Edge, in-process worker); closed at module end."""
-    from services.api.app import create_app
+    from services.server import create_app
 
     clients: list[TestClient] = []
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import PurePosixPath
 
-from ingestion.formats import ACCEPTED_TYPES_TEXT, OOXML_KINDS
 from ingestion.parsers.mail import parse_eml
 from ingestion.parsers.model import ParseContext, ParsedDocument, ParseLimits, RawDocument
 from ingestion.parsers.ooxml import check_package
@@ -17,6 +16,7 @@ from ingestion.parsers.text import one_line
 from ingestion.parsers.web import parse_html
 from ingestion.parsers.word import parse_docx
 from services.core.errors import CorruptDocument, EmptyDocument, StewardError, UnsupportedFormat
+from services.core.formats import ACCEPTED_TYPES_TEXT, OOXML_KINDS
 
 EMPTY_MESSAGE = "no extractable text: the file holds no words once markup is removed"
 EMPTY_MESSAGES = {

@@ -8,11 +8,11 @@ from collections.abc import Iterator
 from email import policy
 from email.message import EmailMessage, Message
 
-from ingestion.formats import HEAD_BYTES, decode_text, detect_format
 from ingestion.parsers.model import Block, ParseContext, RawDocument, Section
 from ingestion.parsers.text import Outline, normalise, one_line
 from ingestion.parsers.web import html_document
 from services.core.errors import EmptyDocument, StewardError
+from services.core.formats import HEAD_BYTES, decode_text, detect_format
 
 log = logging.getLogger(__name__)
 

@@ -7,9 +7,9 @@ import re
 import zipfile
 from pathlib import PurePosixPath
 
-from ingestion.formats import OOXML_KINDS
 from ingestion.parsers.model import ParseContext
 from services.core.errors import CorruptDocument, DocumentTooLarge
+from services.core.formats import OOXML_KINDS
 
 # Office XML compresses well, but not like this; only parts big enough to matter are judged by their ratio.
 MAX_COMPRESSION_RATIO = 100

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import re
 
-from ingestion.formats import decode_text
 from ingestion.parsers.model import ParseContext, RawDocument
 from ingestion.parsers.text import Outline, normalise, table_block
+from services.core.formats import decode_text
 
 
 def parse_text(data: bytes, ctx: ParseContext) -> RawDocument:

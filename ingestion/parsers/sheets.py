@@ -9,10 +9,10 @@ import re
 from collections import Counter
 from collections.abc import Iterable, Iterator, Sequence
 
-from ingestion.formats import decode_text
 from ingestion.parsers.model import Block, Location, ParseContext, RawDocument, Section
 from ingestion.parsers.text import one_line
 from services.core.errors import DocumentTooLarge
+from services.core.formats import decode_text
 
 # Rows read before deciding which row is the header (leading one-cell rows are captions above the table).
 _LOOKAHEAD_ROWS = 10

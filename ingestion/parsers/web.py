@@ -8,9 +8,9 @@ import re
 from lxml import etree
 from lxml import html as lxml_html
 
-from ingestion.formats import decode_text
 from ingestion.parsers.model import Block, ParseContext, RawDocument
 from ingestion.parsers.text import Outline, table_block
+from services.core.formats import decode_text
 
 # libxml2's HTML parser never fetches URLs and does not expand DTD entities, so hostile markup is inert.
 _PARSER = lxml_html.HTMLParser(remove_comments=True, remove_pis=True, no_network=True)

@@ -1,29 +1,39 @@
-"""The app factory: heavy clients are built once in the lifespan and shared through app.state."""
+"""The API's app factory: heavy clients are built once in the lifespan and shared through app.state.
+
+This is an edge: it reads the runtime and composes the services routers use (`services/api/deps.py` hands
+them out). Background work that must share the process's objects — the embedded profile's ingestion worker
+— is passed in by the composition root (`services/server.py`), so the API never imports ingestion.
+"""
 
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
+from typing import Protocol
 
 from fastapi import FastAPI
 from fastapi.concurrency import run_in_threadpool
 
 from services.api.audit.router import principals_router
 from services.api.audit.router import router as audit_router
+from services.api.chat.generation import Generator
+from services.api.chat.pipeline import ChatService
+from services.api.chat.planning import Planner, PlanningConfig
+from services.api.chat.recording import Recorder
 from services.api.chat.router import router as chat_router
-from services.api.documents.router import jobs_router
 from services.api.documents.router import router as documents_router
 from services.api.errors import install_error_handlers
 from services.api.groups.router import router as groups_router
 from services.api.health.router import router as health_router
+from services.api.jobs.router import router as jobs_router
 from services.api.limits import BodySizeLimit
 from services.api.metrics import MetricsMiddleware
 from services.api.policies.router import router as policies_router
 from services.api.search.router import router as search_router
 from services.api.unanswered.router import router as unanswered_router
 from services.core.llm.stack import LLMStack
-from services.core.rewrite import FollowUpRewriter
+from services.core.retrieval.rewrite import FollowUpRewriter
 from services.core.runtime import Runtime
 from services.core.settings import Settings
 
@@ -34,39 +44,88 @@ DESCRIPTION = """Steward answers questions from your company's documents, with c
 Authenticate with `Authorization: Bearer <api key>`. Errors are `{"error": {"code": "...", "message": "..."}}`."""
 
 
+class BackgroundService(Protocol):
+    """Something that runs beside the API on the same runtime (the embedded ingestion worker)."""
+
+    def start(self) -> None: ...
+
+    def stop(self) -> None: ...
+
+
+BackgroundFactory = Callable[[Runtime], BackgroundService]
+
+
 def _tokenizer_path(settings: Settings) -> str | None:
     """The served model's tokenizer: the setting, else the embedded model's build (if one exists)."""
     if settings.llm_tokenizer:
         return settings.llm_tokenizer
-    from services.llm.build import built_model_dir
+    from services.serving.build import built_model_dir
 
     built = built_model_dir(settings.cache_dir)
     return str(built) if built else None
 
 
-def create_app(settings: Settings | None = None) -> FastAPI:
-    """Build the API for `settings` (from the environment when omitted); nothing heavy runs until start-up."""
+def build_chat(runtime: Runtime, llm: LLMStack, rewriter: FollowUpRewriter) -> ChatService:
+    """The chat pipeline, each step handed only the collaborators it uses."""
+    settings = runtime.settings
+    recorder = Recorder(
+        sessions=runtime.sessions,
+        quotas=runtime.quotas,
+        counter=llm.counter,
+        pii=runtime.pii,
+        model=settings.llm_model,
+    )
+    planner = Planner(
+        sessions=runtime.sessions,
+        policies=runtime.policies,
+        retriever=runtime.retriever,
+        rewriter=rewriter,
+        admission=llm.admission,
+        counter=llm.counter,
+        quotas=runtime.quotas,
+        recorder=recorder,
+        config=PlanningConfig(
+            prompt_style=settings.llm_prompt_style,
+            answer_tokens=settings.llm_max_tokens,
+            max_prompt_tokens=llm.max_prompt_tokens,
+            grounding_action=settings.grounding_action,
+            grounding_min_similarity=settings.grounding_min_similarity,
+            grounding_min_overlap=settings.grounding_min_overlap,
+        ),
+    )
+    generator = Generator(
+        gateway=llm.gateway,
+        embed=runtime.embedder.embed,
+        policies=runtime.policies,
+        sessions=runtime.sessions,
+        recorder=recorder,
+    )
+    return ChatService(planner=planner, generator=generator, recorder=recorder)
+
+
+def create_app(settings: Settings | None = None, *, background: Sequence[BackgroundFactory] = ()) -> FastAPI:
+    """Build the API for `settings` (from the environment when omitted); nothing heavy runs until start-up.
+
+    `background` services are built on the runtime at start-up and stopped at shutdown."""
     settings = settings or Settings()
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         runtime = await run_in_threadpool(Runtime.build, settings)
-        worker = None
-        if settings.worker_mode == "inprocess":
-            from ingestion.worker import InProcessWorker  # only the embedded composition runs a worker here
-
-            worker = InProcessWorker(runtime)
-            worker.start()
-        app.state.runtime = runtime
-        app.state.llm = await run_in_threadpool(LLMStack.build, settings, _tokenizer_path(settings))
-        app.state.llm.start()
-        app.state.rewriter = FollowUpRewriter(app.state.llm, settings.rewrite_timeout_s)
+        services = [factory(runtime) for factory in background]
+        for service in services:
+            service.start()
+        llm = await run_in_threadpool(LLMStack.build, settings, _tokenizer_path(settings))
+        llm.start()
+        rewriter = FollowUpRewriter(llm, settings.rewrite_timeout_s)
+        app.state.runtime, app.state.llm, app.state.rewriter = runtime, llm, rewriter
+        app.state.chat = build_chat(runtime, llm, rewriter)
         try:
             yield
         finally:
-            await app.state.llm.close()
-            if worker is not None:
-                await run_in_threadpool(worker.stop)
+            await llm.close()
+            for service in reversed(services):
+                await run_in_threadpool(service.stop)
             runtime.close()
 
     app = FastAPI(title="Steward", version="0.1.0", description=DESCRIPTION, lifespan=lifespan)

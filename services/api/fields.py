@@ -6,7 +6,7 @@ from typing import Annotated, Literal
 
 from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field, model_validator
 
-from services.core.prompt import Turn
+from services.core.llm.prompt import Turn
 from services.core.vectorstore.port import SearchFilters
 
 

@@ -14,16 +14,10 @@ from pathlib import Path
 import click
 from sqlalchemy.orm import Session
 
-from services.core.audit_export import EXPORT_FORMATS
+from services.cli.context import load_settings
+from services.core.audit.export import EXPORT_FORMATS
 from services.core.errors import StewardError
 from services.core.settings import Settings
-
-
-def _settings() -> Settings:
-    try:
-        return Settings()
-    except Exception as exc:
-        raise click.ClickException(f"invalid settings: {exc}") from exc
 
 
 @contextmanager
@@ -52,9 +46,9 @@ def audit() -> None:
 @audit.command("verify")
 def verify() -> None:
     """Walk the hash chain; exit 1 naming the first modified, deleted or foreign row."""
-    from services.core.audit_chain import verify as verify_chain
+    from services.core.audit.chain import verify as verify_chain
 
-    with _session(_settings()) as session:
+    with _session(load_settings()) as session:
         result = verify_chain(session)
     click.echo(result.summary())
     if not result.ok:
@@ -69,9 +63,9 @@ def verify() -> None:
 def export(fmt: str, since: datetime | None, until: datetime | None, out: Path | None) -> None:
     """Every row with its hashes, oldest first, as JSON Lines or CSV."""
     from services.core import audit as audit_log
-    from services.core.audit_export import export as export_rows
+    from services.core.audit.export import export as export_rows
 
-    settings = _settings()
+    settings = load_settings()
     with _session(settings) as session:
         audit_log.record(
             session,
@@ -108,9 +102,9 @@ def export(fmt: str, since: datetime | None, until: datetime | None, out: Path |
 )
 def purge(older_than_days: int | None) -> None:
     """Delete rows older than the retention setting; the chain stays verifiable from its new anchor."""
-    from services.core.audit_chain import purge as purge_chain
+    from services.core.audit.chain import purge as purge_chain
 
-    settings = _settings()
+    settings = load_settings()
     days = older_than_days or settings.audit_retention_days
     if days == 0:
         click.echo("audit retention is 0 (keep forever): nothing purged")
@@ -131,9 +125,9 @@ def purge(older_than_days: int | None) -> None:
 @click.argument("principal_id")
 def erase(principal_id: str) -> None:
     """Delete PRINCIPAL_ID's conversations and unanswered questions and blank their audit payloads."""
-    from services.core.audit_chain import erase_principal
+    from services.core.audit.erasure import erase_principal
 
-    with _session(_settings()) as session:
+    with _session(load_settings()) as session:
         result = erase_principal(session, principal_id)
     click.echo(
         f"erased principal {principal_id}: {result.conversations} conversations, {result.messages} messages, "

@@ -12,8 +12,8 @@ from typing import Any
 
 from tqdm import tqdm
 
-from ingestion.formats import SUPPORTED_EXTENSIONS
 from services.cli.client import ApiError, StewardClient
+from services.core.formats import SUPPORTED_EXTENSIONS
 
 POLL_S = 0.5
 

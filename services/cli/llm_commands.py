@@ -9,7 +9,7 @@ import click
 import yaml
 
 from services.core.errors import ConfigurationError
-from services.llm.profiles import PROFILES, ServingProfile, compose_command, get_profile
+from services.serving.profiles import PROFILES, ServingProfile, compose_command, get_profile
 
 
 def _profile(name: str, tensor_parallel_size: int | None) -> ServingProfile:

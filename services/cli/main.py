@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import os
 import signal
 import sys
 import threading
@@ -12,25 +11,11 @@ from pathlib import Path
 import click
 
 from services.cli.audit_commands import audit
-from services.cli.client import ApiError, StewardClient
+from services.cli.client import ApiError
+from services.cli.context import DEFAULT_URL, client_for, load_settings
+from services.cli.jobs_commands import jobs
 from services.cli.llm_commands import llm
 from services.cli.policy_commands import policy
-
-DEFAULT_URL = "http://127.0.0.1:8000"
-
-
-def _settings():  # type: ignore[no-untyped-def]
-    from services.core.settings import Settings
-
-    try:
-        return Settings()
-    except Exception as exc:
-        raise click.ClickException(f"invalid settings: {exc}") from exc
-
-
-def _client(url: str | None, api_key: str | None) -> StewardClient:
-    key = api_key or os.environ.get("STEWARD_API_KEY") or _settings().admin_api_key.get_secret_value()
-    return StewardClient(url or os.environ.get("STEWARD_URL", DEFAULT_URL), key)
 
 
 @click.group()
@@ -54,9 +39,9 @@ def serve(host: str | None, port: int | None, manage_llm: bool | None) -> None:
     """Run the API (and, in the embedded profile, the ingestion worker and the vLLM server)."""
     import uvicorn
 
-    from services.api.app import create_app
+    from services.server import create_app
 
-    settings = _settings()
+    settings = load_settings()
     if host:
         settings.host = host
     if port:
@@ -78,9 +63,9 @@ def serve(host: str | None, port: int | None, manage_llm: bool | None) -> None:
 
 def _start_llm(settings):  # type: ignore[no-untyped-def]
     """Start vLLM in the background: the API comes up at once and answers 503 until the model is ready."""
-    from services.llm.build import build_servable_model
-    from services.llm.profiles import get_profile
-    from services.llm.server import VLLMServer
+    from services.serving.build import build_servable_model
+    from services.serving.profiles import get_profile
+    from services.serving.server import VLLMServer
 
     model_dir = build_servable_model(settings.cache_dir)
     server = VLLMServer(
@@ -113,6 +98,7 @@ def _report_llm_ready(server, timeout_s: float) -> None:  # type: ignore[no-unty
 cli.add_command(llm)
 cli.add_command(audit)
 cli.add_command(policy)
+cli.add_command(jobs)
 
 
 @cli.command()
@@ -120,7 +106,7 @@ def worker() -> None:
     """Run a standalone ingestion worker (production profile: Redis broker, Qdrant server)."""
     from ingestion.worker import run_worker
 
-    run_worker(_settings())
+    run_worker(load_settings())
 
 
 @cli.command()
@@ -129,7 +115,7 @@ def migrate() -> None:
     from services.core.db import migrate as migrations
     from services.core.db.session import make_engine
 
-    settings = _settings()
+    settings = load_settings()
     engine = make_engine(settings.database_url)
     migrations.upgrade(engine)
     click.echo(f"database at head: {engine.url.render_as_string(hide_password=True)}")
@@ -146,11 +132,11 @@ def keys() -> None:
 @click.option("--groups", default="", help="Comma-separated groups the principal reads as.")
 def keys_create(name: str, role: str, groups: str) -> None:
     """Issue a new API key for principal NAME (created if new); the key is printed once."""
-    from services.core.auth import create_key
+    from services.core.access.principals import create_key
     from services.core.db import migrate as migrations
     from services.core.db.session import make_engine, make_session_factory, session_scope
 
-    settings = _settings()
+    settings = load_settings()
     engine = make_engine(settings.database_url)
     migrations.upgrade(engine)
     with session_scope(make_session_factory(engine)) as session:
@@ -167,9 +153,9 @@ def model() -> None:
 @model.command("build")
 def model_build() -> None:
     """Build the servable Gemma model into the cache (once; later calls return at once)."""
-    from services.llm.build import build_servable_model
+    from services.serving.build import build_servable_model
 
-    click.echo(build_servable_model(_settings().cache_dir))
+    click.echo(build_servable_model(load_settings().cache_dir))
 
 
 @cli.command()
@@ -184,58 +170,19 @@ def ingest(paths: tuple[Path, ...], groups: str, wait: bool, url: str | None, ap
     Each file's source is its path below the folder given (a file given directly: its name), so running
     the same command again uploads only what changed: new versions re-embed only their changed chunks.
     """
-    from ingestion.formats import SUPPORTED_EXTENSIONS
     from services.cli.bulk import find_files, run_bulk_ingest
+    from services.core.formats import SUPPORTED_EXTENSIONS
 
     files = find_files(paths)
     if not files:
         raise click.ClickException(f"no supported files found (supported: {', '.join(sorted(SUPPORTED_EXTENSIONS))})")
-    client = _client(url, api_key)
+    client = client_for(url, api_key)
     try:
         report = run_bulk_ingest(client, files, [g for g in groups.split(",") if g.strip()], wait)
     finally:
         client.close()
     click.echo(report.summary(), err=True)
     if report.failures:
-        sys.exit(1)
-
-
-@cli.group()
-def jobs() -> None:
-    """Ingestion jobs: see why a document failed and retry it."""
-
-
-@jobs.command("list")
-@click.option("--status", type=click.Choice(["queued", "running", "retrying", "succeeded", "failed", "superseded"]))
-@click.option("--limit", type=int, default=50, show_default=True)
-@click.option("--url", default=None)
-@click.option("--api-key", default=None)
-def jobs_list(status: str | None, limit: int, url: str | None, api_key: str | None) -> None:
-    """Newest jobs first, e.g. `steward jobs list --status failed`."""
-    client = _client(url, api_key)
-    for job in client.jobs(status, limit):
-        click.echo(
-            f"{job['document_id']}  v{job['version']}  {job['status']:<10} attempts={job['attempts']}  "
-            f"{job['filename']}" + (f"\n    {job['error']}" if job["error"] else "")
-        )
-
-
-@jobs.command("retry")
-@click.argument("document_ids", nargs=-1, required=True)
-@click.option("--url", default=None)
-@click.option("--api-key", default=None)
-def jobs_retry(document_ids: tuple[str, ...], url: str | None, api_key: str | None) -> None:
-    """Queue failed documents again."""
-    client = _client(url, api_key)
-    failed = False
-    for document_id in document_ids:
-        try:
-            document = client.retry(document_id)
-            click.echo(f"{document_id}: queued version {document['version']}")
-        except ApiError as exc:
-            failed = True
-            click.echo(f"{document_id}: {exc}", err=True)
-    if failed:
         sys.exit(1)
 
 
@@ -290,7 +237,7 @@ def eval_command(
 @click.option("--api-key", default=None)
 def ask(question: str, conversation: str | None, stream: bool, url: str | None, api_key: str | None) -> None:
     """Ask a question; prints the answer and its sources."""
-    client = _client(url, api_key)
+    client = client_for(url, api_key)
     try:
         if stream:
             result = None

@@ -1,4 +1,8 @@
-"""The heavy objects of one process, built once: database, vector store, embedder, queue, policies."""
+"""The heavy objects of one process, built once by an edge (the app factory, the worker, the CLI).
+
+Only those edges import this module. They take what each service needs from the runtime and hand it over
+as narrow, keyword-only collaborators; no service, task or leaf module sees the runtime itself.
+"""
 
 from __future__ import annotations
 
@@ -9,18 +13,20 @@ from celery import Celery
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
-from services.core.auth import ensure_bootstrap_admin
-from services.core.batcher import EmbeddingBatcher
+from services.core.access.principals import ensure_bootstrap_admin
 from services.core.db import migrate
 from services.core.db.session import make_engine, make_session_factory, session_scope
-from services.core.embedder import Embedder
-from services.core.pii import PiiGuard, install_question_redactor, uninstall_question_redactor
-from services.core.policy import PolicyEngine, PolicySet
-from services.core.queue import make_celery
+from services.core.embedding.batcher import EmbeddingBatcher
+from services.core.embedding.dense import Embedder
+from services.core.embedding.sparse import SparseEncoder
+from services.core.jobs.blobs import BlobStore
+from services.core.jobs.outbox import Outbox
+from services.core.jobs.queue import make_celery
+from services.core.pii import PiiGuard
+from services.core.policy import ReloadablePolicies
 from services.core.quota import QuotaService, build_quota_service
+from services.core.retrieval.search import RetrievalConfig, Retriever
 from services.core.settings import Settings
-from services.core.sparse import SparseEncoder
-from services.core.storage import BlobStore
 from services.core.vectorstore import VectorStore, build_vector_store
 
 log = logging.getLogger(__name__)
@@ -28,7 +34,7 @@ log = logging.getLogger(__name__)
 
 @dataclass
 class Runtime:
-    """Everything a request handler or an ingestion task needs, shared by both in one process."""
+    """Everything a request handler or an ingestion task may need, shared by both in one process."""
 
     settings: Settings
     engine: Engine
@@ -39,8 +45,10 @@ class Runtime:
     embedding_batcher: EmbeddingBatcher
     # BM25 sparse vectors for keyword and hybrid search: chunks at ingestion, questions at retrieval.
     sparse_encoder: SparseEncoder
-    policy: PolicyEngine
+    retriever: Retriever
+    policies: ReloadablePolicies
     celery: Celery
+    outbox: Outbox
     blobs: BlobStore
     # Request and token budgets, checked before the model is called (rules from the policy files).
     quotas: QuotaService
@@ -56,14 +64,15 @@ class Runtime:
         sessions = make_session_factory(engine)
         with session_scope(sessions) as session:
             ensure_bootstrap_admin(session)
-        policy = PolicyEngine(PolicySet.from_path(settings.policies_dir))
+        policies = ReloadablePolicies(settings.policies_dir)
         embedder = Embedder(settings.embedding_model, settings.embedding_batch_size, settings.embedding_replicas)
+        sparse_encoder = SparseEncoder()
         vector_store = build_vector_store(settings)
         vector_store.ensure_collection(embedder.dimension)
         pii = PiiGuard(settings)
-        install_question_redactor(pii)
         if pii.enabled:
             pii.warm_up()
+        celery = make_celery(settings)
         log.info("runtime ready: profile=%s vector_store=%s", settings.profile, settings.vector_store)
         return cls(
             settings=settings,
@@ -72,26 +81,28 @@ class Runtime:
             vector_store=vector_store,
             embedder=embedder,
             embedding_batcher=EmbeddingBatcher(embedder),
-            sparse_encoder=SparseEncoder(),
-            policy=policy,
-            celery=make_celery(settings),
+            sparse_encoder=sparse_encoder,
+            retriever=Retriever(
+                embedder=embedder,
+                sparse_encoder=sparse_encoder,
+                vector_store=vector_store,
+                config=RetrievalConfig(
+                    default_mode=settings.retrieval_mode,
+                    min_relevance=settings.min_relevance,
+                    near_duplicate_similarity=settings.near_duplicate_similarity,
+                    mmr_lambda=settings.mmr_lambda,
+                    answer_top_k=settings.top_k,
+                ),
+            ),
+            policies=policies,
+            celery=celery,
+            outbox=Outbox(celery=celery, sessions=sessions, requeue_after_s=settings.ingest_requeue_after_s),
             blobs=BlobStore(settings.uploads_dir),
-            quotas=build_quota_service(settings, engine, policy.policy_set.quota_rules),
+            quotas=build_quota_service(settings, engine, policies.engine.policy_set.quota_rules),
             pii=pii,
         )
 
-    def reload_policies(self) -> PolicySet:
-        """Load the policy files again and put them in force for the next request, without a restart.
-
-        A bad file raises (naming file, line and reason) and the rules in force stay as they were. Swapping
-        the engine is one attribute assignment, so a request sees either the old rules or the new, not a mix."""
-        policy_set = PolicySet.from_path(self.settings.policies_dir)
-        self.policy = PolicyEngine(policy_set)
-        self.quotas.replace_rules(policy_set.quota_rules)
-        return policy_set
-
     def close(self) -> None:
-        uninstall_question_redactor(self.pii)
         self.embedding_batcher.close()
         self.vector_store.close()
         self.quotas.close()

@@ -163,7 +163,7 @@ class Settings(BaseSettings):
     # "base" for the embedded base model (primed answer, one line); "chat" for instruction-tuned models.
     llm_prompt_style: Literal["chat", "base"] = "base"
 
-    # Grounding (services/core/grounding.py): each answer sentence is checked against the sources it cites.
+    # Grounding (services/core/answers/grounding.py): each answer sentence is checked against the sources it cites.
     # Unsupported ones are removed, flagged with a visible marker, or (off) let through unchecked. A sentence
     # passes when its numbers occur in its sources and its best cosine to a source sentence or its share of
     # content words found in them reaches the threshold. Calibrated by bench/grounding.py (docs/governance.md):

@@ -28,7 +28,7 @@ from services.eval.errors import EvalError
 if TYPE_CHECKING:
     from services.core.runtime import Runtime
     from services.core.settings import Settings
-    from services.llm.server import VLLMServer
+    from services.serving.server import VLLMServer
 
 MARKER = "eval-ingested.json"
 REMOTE_TIMEOUT_S = 600.0
@@ -75,9 +75,9 @@ def inprocess_target(files: Sequence[CorpusFile], generate: bool) -> Iterator[Ta
     from fastapi.testclient import TestClient
     from pydantic import SecretStr
 
-    from services.api.app import create_app
     from services.core.settings import Settings
-    from services.llm.server import free_port
+    from services.server import create_app
+    from services.serving.server import free_port
 
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
     try:
@@ -143,9 +143,9 @@ def _write_marker(data_dir: Path, key: str) -> None:
 
 def _start_llm(settings: Settings, data_dir: Path) -> VLLMServer:
     """Build (once) and start the embedded model on a free port, as `steward serve` does; not waited for."""
-    from services.llm.build import build_servable_model
-    from services.llm.profiles import get_profile
-    from services.llm.server import VLLMServer, free_port
+    from services.serving.build import build_servable_model
+    from services.serving.profiles import get_profile
+    from services.serving.server import VLLMServer, free_port
 
     server = VLLMServer(
         model_dir=build_servable_model(settings.cache_dir),

@@ -12,9 +12,9 @@ from pathlib import Path
 
 import pytest
 
+from services.core.embedding.sparse import SparseEncoder
 from services.core.errors import ConfigurationError
 from services.core.settings import Settings
-from services.core.sparse import SparseEncoder
 from services.core.vectorstore import (
     SEARCH_MODES,
     ChunkPoint,
@@ -757,7 +757,7 @@ def test_optimize_keeps_every_point_and_answer(store: VectorStore) -> None:
     assert store.optimize() is False  # nothing left to do
 
 
-# Classifications (services/core/access.py): the same PASSAGES, with the secret now readable by eng as a group but
+# Classifications (services/core/access/rules.py): the same PASSAGES, with the secret now readable by eng as a group but
 # classified above an internal clearance. The condition must hold in every branch of every mode, and in BM25's IDF.
 INTERNAL_LEVELS = ("public", "internal")
 

@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from typing import Any
 
 from fastapi.testclient import TestClient
 
-from services.core.auth import create_key
+from services.core.access.principals import create_key
 from services.core.db.session import session_scope
+
+# Builds an API client on the embedded profile with settings overrides (the `embedded_api` fixture).
+ClientFactory = Callable[..., TestClient]
 
 
 def issue_key(client: TestClient, name: str, role: str, groups: list[str]) -> str:

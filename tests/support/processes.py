@@ -16,7 +16,7 @@ from pathlib import Path
 import httpx
 import psycopg
 
-from services.llm.server import free_port
+from services.serving.server import free_port
 
 __all__ = ["ChildProcess", "free_port", "postgres_database", "redis_server", "wait_for_port"]
 

@@ -10,8 +10,8 @@ from pydantic import AwareDatetime
 
 from services.api.audit import service
 from services.api.audit.schemas import ErasureOut, VerifyOut
-from services.api.deps import CurrentPrincipal, RuntimeDep, SessionDep
-from services.core.audit_export import MEDIA_TYPES, ExportFormat
+from services.api.deps import CurrentCaller, SessionDep, SessionsDep
+from services.core.audit.export import MEDIA_TYPES, ExportFormat
 
 router = APIRouter(prefix="/v1/admin/audit", tags=["admin"])
 principals_router = APIRouter(prefix="/v1/admin/principals", tags=["admin"])
@@ -23,23 +23,23 @@ principals_router = APIRouter(prefix="/v1/admin/principals", tags=["admin"])
     responses={200: {"content": {"application/x-ndjson": {}, "text/csv": {}}, "description": "one row per line"}},
 )
 def export(
-    runtime: RuntimeDep,
-    principal: CurrentPrincipal,
+    sessions: SessionsDep,
+    principal: CurrentCaller,
     fmt: Annotated[ExportFormat, Query(alias="format")] = "jsonl",
     since: Annotated[AwareDatetime | None, Query(description="rows created at or after")] = None,
     until: Annotated[AwareDatetime | None, Query(description="rows created before")] = None,
 ) -> StreamingResponse:
     """Every audit row with its hashes, oldest first, as JSON Lines or CSV (admin); the export is audited."""
-    lines = service.export_lines(runtime, principal, fmt, since, until)
+    lines = service.export(sessions=sessions, principal=principal, fmt=fmt, since=since, until=until)
     return StreamingResponse(
         lines, media_type=MEDIA_TYPES[fmt], headers={"Content-Disposition": f'attachment; filename="audit.{fmt}"'}
     )
 
 
 @router.post("/verify", response_model=VerifyOut)
-def verify(session: SessionDep, principal: CurrentPrincipal) -> VerifyOut:
+def verify(session: SessionDep, principal: CurrentCaller) -> VerifyOut:
     """Walk the hash chain (admin). `ok` false names the first bad row (`bad_row_id`) and the `problem`."""
-    result = service.verify(session, principal)
+    result = service.verify(session=session, principal=principal)
     return VerifyOut(
         ok=result.ok,
         rows=result.rows,
@@ -53,10 +53,10 @@ def verify(session: SessionDep, principal: CurrentPrincipal) -> VerifyOut:
 
 
 @principals_router.delete("/{principal_id}/data", response_model=ErasureOut)
-def erase(principal_id: str, session: SessionDep, principal: CurrentPrincipal) -> ErasureOut:
+def erase(principal_id: str, session: SessionDep, principal: CurrentCaller) -> ErasureOut:
     """Erase a principal's conversations, unanswered questions and audit payloads (admin); the chain still
     verifies and the erasure is itself audited. 404 when there is no such principal and no data of theirs."""
-    result = service.erase(session, principal, principal_id)
+    result = service.erase(session=session, principal=principal, principal_id=principal_id)
     return ErasureOut(
         principal_id=result.principal_id,
         conversations=result.conversations,

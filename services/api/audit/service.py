@@ -5,28 +5,35 @@ from __future__ import annotations
 from collections.abc import Iterator
 from datetime import datetime
 
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, sessionmaker
 
-from services.core import audit, audit_chain, audit_export
-from services.core.audit_chain import ErasureResult, VerifyResult
-from services.core.audit_export import ExportFormat
-from services.core.auth import PrincipalContext
+from services.core import audit
+from services.core.access.principals import Caller
+from services.core.audit import chain as audit_chain
+from services.core.audit import export as audit_export
+from services.core.audit.chain import VerifyResult
+from services.core.audit.erasure import ErasureResult, erase_principal
+from services.core.audit.export import ExportFormat
 from services.core.db.session import session_scope
-from services.core.runtime import Runtime
 
 
-def verify(session: Session, principal: PrincipalContext) -> VerifyResult:
+def verify(*, session: Session, principal: Caller) -> VerifyResult:
     principal.require_role("admin")
     return audit_chain.verify(session)
 
 
-def export_lines(
-    runtime: Runtime, principal: PrincipalContext, fmt: ExportFormat, since: datetime | None, until: datetime | None
+def export(
+    *,
+    sessions: sessionmaker[Session],
+    principal: Caller,
+    fmt: ExportFormat,
+    since: datetime | None,
+    until: datetime | None,
 ) -> Iterator[str]:
     """Checks the role and records the export now; the returned lines are read while the response streams."""
     principal.require_role("admin")
     # Reading everyone's questions is itself a governed action.
-    with session_scope(runtime.sessions) as session:
+    with session_scope(sessions) as session:
         audit.admin_action(
             session,
             principal.id,
@@ -38,15 +45,17 @@ def export_lines(
                 "until": until.isoformat() if until else None,
             },
         )
-    return _stream(runtime, fmt, since, until)
+    return _stream(sessions, fmt, since, until)
 
 
-def _stream(runtime: Runtime, fmt: ExportFormat, since: datetime | None, until: datetime | None) -> Iterator[str]:
+def _stream(
+    sessions: sessionmaker[Session], fmt: ExportFormat, since: datetime | None, until: datetime | None
+) -> Iterator[str]:
     # Its own session: the request's would be closed before the body is streamed.
-    with session_scope(runtime.sessions) as session:
+    with session_scope(sessions) as session:
         yield from audit_export.export(session, fmt, since, until)
 
 
-def erase(session: Session, principal: PrincipalContext, principal_id: str) -> ErasureResult:
+def erase(*, session: Session, principal: Caller, principal_id: str) -> ErasureResult:
     principal.require_role("admin")
-    return audit_chain.erase_principal(session, principal_id, actor_id=principal.id)
+    return erase_principal(session, principal_id, actor_id=principal.id)

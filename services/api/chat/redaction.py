@@ -1,75 +1,58 @@
-"""Chat output as the PII policy wants it seen (settings.pii_ingestion=redact_output, pii_answers=redact).
+"""Chat output as the PII policy wants it seen (settings.pii_ingestion=redact_output, pii_answers=redact): a map
+over the pipeline's events.
 
-Applied to the finished response, after generation, so the chat pipeline itself is unchanged: the
-self-hosted model reads the original passages (it is inside the trust boundary, and it answers better),
-the caller gets placeholders. Answer and citations share the conversation's numbering, so <EMAIL_1> in
-the answer is <EMAIL_1> in source [2] and in the next turn."""
+Applied after generation, so the pipeline itself is unchanged: the self-hosted model reads the original
+passages (it is inside the trust boundary, and it answers better), the caller gets placeholders. Answer and
+citations share the conversation's numbering, so <EMAIL_1> in the answer is <EMAIL_1> in source [2] and in the
+next turn. A placeholder cannot be chosen for a value half streamed, so with redaction on the tokens are held
+back and the redacted answer is sent as one token just before `done` (the stream still ends the same way)."""
 
 from __future__ import annotations
 
-import json
-from collections.abc import AsyncIterator
-from typing import Any
+import dataclasses
+from collections.abc import AsyncIterator, Sequence
 
 from fastapi.concurrency import run_in_threadpool
 
+from services.api.chat.events import ChatEvent, Done, Meta, SentenceChecked, Token
 from services.api.chat.schemas import ChatResponse, Citation
 from services.core.pii import PiiGuard, Placeholders
 
 
-def active(guard: PiiGuard) -> bool:
-    return guard.redact_answers
-
-
-def _citations(guard: PiiGuard, citations: list[Any], scope: Placeholders) -> list[Any]:
-    """Citation texts redacted when the index keeps originals (redact_output); dicts or models alike."""
+def _citations(guard: PiiGuard, citations: Sequence[Citation], scope: Placeholders) -> list[Citation]:
+    """Citation texts redacted when the index keeps originals (redact_output)."""
     if not guard.redact_output or not citations:
-        return citations
-    texts = [c["text"] if isinstance(c, dict) else c.text for c in citations]
-    redacted = guard.redact_many(texts, scope)
-    return [
-        {**c, "text": t} if isinstance(c, dict) else c.model_copy(update={"text": t})
-        for c, t in zip(citations, redacted, strict=True)
-    ]
+        return list(citations)
+    redacted = guard.redact_many([c.text for c in citations], scope)
+    return [c.model_copy(update={"text": t}) for c, t in zip(citations, redacted, strict=True)]
 
 
-def redact_response(guard: PiiGuard, response: ChatResponse) -> ChatResponse:
-    if not active(guard):
-        return response
+def _response(guard: PiiGuard, response: ChatResponse) -> ChatResponse:
     scope = guard.conversation(response.conversation_id)
-    citations: list[Citation] = _citations(guard, list(response.citations), scope)
+    citations = _citations(guard, response.citations, scope)
     return response.model_copy(update={"answer": guard.redact(response.answer, scope), "citations": citations})
 
 
-def _parse(event: str) -> tuple[str, Any]:
-    head, _, data = event.partition("\ndata: ")
-    return head.removeprefix("event: "), json.loads(data)
-
-
-def _sse(name: str, payload: object) -> str:
-    return f"event: {name}\ndata: {json.dumps(payload)}\n\n"
-
-
-async def redact_stream(guard: PiiGuard, events: AsyncIterator[str]) -> AsyncIterator[str]:
-    """The SSE stream with citations and answer redacted. A placeholder cannot be chosen for a value half
-    streamed, so with redaction on the tokens are held back and the redacted answer is sent as one token
-    just before `done` (the stream still ends the same way: meta, token(s), done or error)."""
-    if not active(guard):
+async def redact(guard: PiiGuard, events: AsyncIterator[ChatEvent]) -> AsyncIterator[ChatEvent]:
+    """The events as the caller may see them; unchanged when no answer redaction is configured."""
+    if not guard.redact_answers:
         async for event in events:
             yield event
         return
     scope: Placeholders | None = None
     async for event in events:
-        name, payload = _parse(event)
-        if name == "meta":
-            scope = guard.conversation(payload["conversation_id"])
-            payload["citations"] = await run_in_threadpool(_citations, guard, payload["citations"], scope)
-            yield _sse(name, payload)
-        elif name == "token":
+        if isinstance(event, Meta):
+            scope = guard.conversation(event.conversation_id)
+            citations = await run_in_threadpool(_citations, guard, event.citations, scope)
+            yield Meta(event.conversation_id, citations)
+        elif isinstance(event, Token):
             continue
-        elif name == "done":
-            response = await run_in_threadpool(redact_response, guard, ChatResponse.model_validate(payload))
-            yield _sse("token", {"text": response.answer})
-            yield _sse(name, response.model_dump())
+        elif isinstance(event, SentenceChecked):
+            text = await run_in_threadpool(guard.redact, event.text, scope)
+            yield dataclasses.replace(event, text=text)
+        elif isinstance(event, Done):
+            redacted = await run_in_threadpool(_response, guard, event.response)
+            yield Token(redacted.answer)
+            yield Done(redacted)
         else:
             yield event

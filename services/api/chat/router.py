@@ -1,17 +1,36 @@
-"""HTTP route for chat: a JSON answer, or SSE tokens when `stream` is true."""
+"""HTTP route for chat: the pipeline's events, serialised once — as SSE when `stream` is true, else as JSON."""
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Request, Response
-from fastapi.concurrency import run_in_threadpool
+import json
+from collections.abc import AsyncIterator
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Request, Response
 from fastapi.responses import StreamingResponse
 
-from services.api.chat import redaction, service
+from services.api.chat import redaction
+from services.api.chat.events import ChatEvent, collect
+from services.api.chat.pipeline import ChatService
 from services.api.chat.schemas import ChatRequest, ChatResponse
-from services.api.deps import CurrentPrincipal, LLMDep, RewriterDep, RuntimeDep
+from services.api.deps import CurrentCaller, PiiDep
 from services.api.disconnect import ClientDisconnected, cancel_on_disconnect
 
 router = APIRouter(prefix="/v1", tags=["chat"])
+
+
+def get_chat(request: Request) -> ChatService:
+    """The chat pipeline the app factory built (services/api/app.build_chat)."""
+    chat: ChatService = request.app.state.chat
+    return chat
+
+
+ChatDep = Annotated[ChatService, Depends(get_chat)]
+
+
+async def _sse(events: AsyncIterator[ChatEvent]) -> AsyncIterator[str]:
+    async for event in events:
+        yield f"event: {event.name}\ndata: {json.dumps(event.payload())}\n\n"
 
 
 @router.post(
@@ -27,28 +46,23 @@ router = APIRouter(prefix="/v1", tags=["chat"])
     },
 )
 async def chat(
-    body: ChatRequest,
-    request: Request,
-    runtime: RuntimeDep,
-    llm: LLMDep,
-    rewriter: RewriterDep,
-    principal: CurrentPrincipal,
+    body: ChatRequest, request: Request, chat: ChatDep, pii: PiiDep, principal: CurrentCaller
 ) -> ChatResponse | Response:
     """Answer a question from the documents the caller may read, with numbered citations."""
-    origin = request.headers.get("origin")  # the embeddable widget's site: quotas per origin
-    if not body.stream:
-        try:
-            # A caller that hangs up cancels the generation, so vLLM frees its slot at once.
-            answering = service.answer(runtime, llm, rewriter, principal, body, origin)
-            answered = await cancel_on_disconnect(request, answering)
-            if redaction.active(runtime.pii):
-                return await run_in_threadpool(redaction.redact_response, runtime.pii, answered)
-            return answered
-        except ClientDisconnected:
-            return Response(status_code=499)
-    plan = await service.prepare(runtime, llm, rewriter, principal, body, origin)
-    return StreamingResponse(
-        redaction.redact_stream(runtime.pii, service.stream_answer(plan, runtime, llm)),
-        media_type="text/event-stream",
-        headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
-    )
+    if body.stream:
+        plan = await chat.plan(principal, body)
+        return StreamingResponse(
+            _sse(redaction.redact(pii, chat.stream(plan))),
+            media_type="text/event-stream",
+            headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
+        )
+
+    async def answer() -> ChatResponse:
+        plan = await chat.plan(principal, body)
+        return await collect(redaction.redact(pii, chat.stream(plan)))
+
+    try:
+        # A caller that hangs up cancels the generation, so vLLM frees its slot at once.
+        return await cancel_on_disconnect(request, answer())
+    except ClientDisconnected:
+        return Response(status_code=499)

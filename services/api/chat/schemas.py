@@ -7,6 +7,7 @@ from typing import Literal
 from pydantic import BaseModel, Field
 
 from services.api.fields import History, QueryText, RetrievalMode, RewriteChoice, SearchFilterFields
+from services.api.search.schemas import SearchHit
 
 
 class ChatRequest(BaseModel):
@@ -27,20 +28,13 @@ class ChatRequest(BaseModel):
     )
 
 
-class Citation(BaseModel):
+class Citation(SearchHit):
     """A numbered source the answer was given; `[n]` in the answer refers to `source` n."""
 
     source: int
-    document_id: str
-    title: str
-    heading: str
-    chunk_index: int
+    # Described as they were before citations shared SearchHit's fields (the OpenAPI snapshot keeps them).
     score: float
     similarity: float = Field(description="cosine similarity to the question, the relevance floor's scale")
-    text: str
-    location: dict[str, str | int] = Field(
-        default_factory=dict, description="where in the file: page, slide, sheet or attachment"
-    )
 
 
 class ChatResponse(BaseModel):

@@ -7,17 +7,9 @@ from typing import Annotated
 from fastapi import APIRouter, File, Form, Query, Response, UploadFile, status
 from fastapi.concurrency import run_in_threadpool
 
-from services.api.deps import CurrentPrincipal, RuntimeDep, SessionDep
+from services.api.deps import BlobsDep, CurrentCaller, OutboxDep, SessionDep, SettingsDep, VectorStoreDep
 from services.api.documents import service
-from services.api.documents.schemas import (
-    DocumentList,
-    DocumentOut,
-    DocumentStatus,
-    DocumentVersionOut,
-    JobList,
-    JobOut,
-    JobStatus,
-)
+from services.api.documents.schemas import DocumentList, DocumentOut, DocumentStatus, DocumentVersionOut
 from services.core.errors import PayloadTooLarge
 
 router = APIRouter(prefix="/v1/documents", tags=["documents"])
@@ -25,9 +17,11 @@ router = APIRouter(prefix="/v1/documents", tags=["documents"])
 
 @router.post("", status_code=status.HTTP_202_ACCEPTED, response_model=DocumentOut)
 async def upload_document(
-    runtime: RuntimeDep,
+    settings: SettingsDep,
     session: SessionDep,
-    principal: CurrentPrincipal,
+    blobs: BlobsDep,
+    outbox: OutboxDep,
+    principal: CurrentCaller,
     response: Response,
     file: Annotated[UploadFile, File(description="txt, md, html, pdf or docx")],
     groups: Annotated[list[str], Form(description="groups allowed to read it (repeat or comma-separate)")],
@@ -46,22 +40,15 @@ async def upload_document(
 
     202 with the queued document; 200 with the existing one when the content is already there unchanged."""
     principal.require_role("admin")
-    limit = runtime.settings.max_upload_bytes
+    limit = settings.max_upload_bytes
     data = await file.read(limit + 1)
     if len(data) > limit:
         raise PayloadTooLarge(f"file is larger than the {limit} byte limit")
+    upload = service.Upload(file.filename or "", data, groups, title, source, tags or [], classification)
     document, created = await run_in_threadpool(
-        service.upload,
-        runtime,
-        session,
-        principal,
-        file.filename or "",
-        data,
-        groups,
-        title,
-        source,
-        tags or [],
-        classification,
+        lambda: service.create(
+            session=session, blobs=blobs, outbox=outbox, max_upload_bytes=limit, principal=principal, upload=upload
+        )
     )
     if not created:
         response.status_code = status.HTTP_200_OK
@@ -71,63 +58,44 @@ async def upload_document(
 @router.get("", response_model=DocumentList)
 def list_documents(
     session: SessionDep,
-    principal: CurrentPrincipal,
+    principal: CurrentCaller,
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
     offset: Annotated[int, Query(ge=0)] = 0,
     status: Annotated[DocumentStatus | None, Query(description="only documents with this status")] = None,
 ) -> DocumentList:
     """Documents the caller may read, newest first."""
-    documents, total = service.list_documents(session, principal, limit, offset, status)
+    documents, total = service.list(session=session, principal=principal, limit=limit, offset=offset, status=status)
     return DocumentList(
         documents=[DocumentOut.model_validate(d) for d in documents], total=total, limit=limit, offset=offset
     )
 
 
 @router.get("/{document_id}", response_model=DocumentOut)
-def get_document(session: SessionDep, principal: CurrentPrincipal, document_id: str) -> DocumentOut:
+def get_document(session: SessionDep, principal: CurrentCaller, document_id: str) -> DocumentOut:
     """Status, progress, chunk count and error of one document."""
-    return DocumentOut.model_validate(service.get(session, principal, document_id))
+    return DocumentOut.model_validate(service.get(session=session, principal=principal, document_id=document_id))
 
 
 @router.get("/{document_id}/versions", response_model=list[DocumentVersionOut])
-def document_versions(session: SessionDep, principal: CurrentPrincipal, document_id: str) -> list[DocumentVersionOut]:
+def document_versions(session: SessionDep, principal: CurrentCaller, document_id: str) -> list[DocumentVersionOut]:
     """Every uploaded version of a document, newest first: who uploaded it, when, and its hash."""
-    return [DocumentVersionOut.model_validate(v) for v in service.versions(session, principal, document_id)]
+    versions = service.list_versions(session=session, principal=principal, document_id=document_id)
+    return [DocumentVersionOut.model_validate(v) for v in versions]
 
 
 @router.post("/{document_id}/retry", status_code=status.HTTP_202_ACCEPTED, response_model=DocumentOut)
-def retry_document(
-    runtime: RuntimeDep, session: SessionDep, principal: CurrentPrincipal, document_id: str
-) -> DocumentOut:
+def retry_document(session: SessionDep, outbox: OutboxDep, principal: CurrentCaller, document_id: str) -> DocumentOut:
     """Queue a failed document's current version again (admin); 409 when it has not failed."""
-    return DocumentOut.model_validate(service.retry(runtime, session, principal, document_id))
+    document = service.retry(session=session, outbox=outbox, principal=principal, document_id=document_id)
+    return DocumentOut.model_validate(document)
 
 
 @router.delete("/{document_id}", status_code=status.HTTP_204_NO_CONTENT)
 def delete_document(
-    runtime: RuntimeDep, session: SessionDep, principal: CurrentPrincipal, document_id: str
+    session: SessionDep, vector_store: VectorStoreDep, blobs: BlobsDep, principal: CurrentCaller, document_id: str
 ) -> Response:
     """Delete a document and every vector of it (admin)."""
-    service.delete(runtime, session, principal, document_id)
+    service.delete(
+        session=session, vector_store=vector_store, blobs=blobs, principal=principal, document_id=document_id
+    )
     return Response(status_code=status.HTTP_204_NO_CONTENT)
-
-
-jobs_router = APIRouter(prefix="/v1/admin/jobs", tags=["admin"])
-
-
-@jobs_router.get("", response_model=JobList)
-def list_jobs(
-    session: SessionDep,
-    principal: CurrentPrincipal,
-    status: Annotated[JobStatus | None, Query(description="e.g. failed: the failed-jobs view")] = None,
-    limit: Annotated[int, Query(ge=1, le=500)] = 100,
-    offset: Annotated[int, Query(ge=0)] = 0,
-) -> JobList:
-    """Ingestion jobs, newest first (admin). Retry a failed one with POST /v1/documents/{id}/retry."""
-    rows, total = service.list_jobs(session, principal, status, limit, offset)
-    jobs = [JobOut.model_validate({**_columns(job), "filename": doc.filename}) for job, doc in rows]
-    return JobList(jobs=jobs, total=total, limit=limit, offset=offset)
-
-
-def _columns(job: object) -> dict[str, object]:
-    return {name: getattr(job, name) for name in JobOut.model_fields if hasattr(job, name)}

@@ -8,7 +8,6 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict
 
 DocumentStatus = Literal["queued", "processing", "ready", "failed"]
-JobStatus = Literal["queued", "running", "retrying", "succeeded", "failed", "superseded"]
 
 
 class DocumentOut(BaseModel):
@@ -53,30 +52,3 @@ class DocumentVersionOut(BaseModel):
     sha256: str
     uploaded_by: str | None
     uploaded_at: datetime
-
-
-class JobOut(BaseModel):
-    """One ingestion job: the failed-jobs view shows why, and how many chunks a version changed."""
-
-    model_config = ConfigDict(from_attributes=True)
-
-    id: str
-    document_id: str
-    filename: str
-    version: int
-    status: JobStatus
-    attempts: int
-    error: str | None
-    chunks_embedded: int
-    chunks_reused: int
-    chunks_removed: int
-    created_at: datetime
-    started_at: datetime | None
-    finished_at: datetime | None
-
-
-class JobList(BaseModel):
-    jobs: list[JobOut]
-    total: int
-    limit: int
-    offset: int

@@ -3,60 +3,41 @@
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Sequence
+from dataclasses import dataclass
 
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from ingestion.formats import CONTENT_TYPES, HEAD_BYTES, detect_format
+from services.api.documents.form import parse_classification, parse_groups, parse_tags
 from services.api.metrics import DOCUMENTS_UPLOADED
-from services.core import audit, outbox
-from services.core.access import CLASSIFICATIONS, DEFAULT_CLASSIFICATION, ReadScope
-from services.core.auth import PrincipalContext
+from services.core import audit
+from services.core.access.principals import Caller
+from services.core.access.rules import ReadScope
 from services.core.db.models import Document, DocumentVersion, IngestJob
 from services.core.errors import Conflict, DocumentNotFound, InvalidInput, PayloadTooLarge
-from services.core.runtime import Runtime
-
-MAX_GROUPS = 50
-
-
-def parse_groups(raw: list[str]) -> list[str]:
-    """Groups arrive as repeated form fields or comma-separated; at least one is required."""
-    groups = sorted({g.strip() for value in raw for g in value.split(",") if g.strip()})
-    if not groups:
-        raise InvalidInput("groups is required: name at least one group allowed to read the document")
-    if len(groups) > MAX_GROUPS or any(len(g) > 100 for g in groups):
-        raise InvalidInput(f"at most {MAX_GROUPS} groups of at most 100 characters each")
-    return groups
+from services.core.formats import CONTENT_TYPES, HEAD_BYTES, detect_format
+from services.core.jobs.blobs import BlobStore
+from services.core.jobs.outbox import Outbox
+from services.core.vectorstore import VectorStore
 
 
-def parse_classification(raw: str | None) -> str:
-    """The upload's classification; absent means the default (internal)."""
-    value = (raw or "").strip().lower() or DEFAULT_CLASSIFICATION
-    if value not in CLASSIFICATIONS:
-        raise InvalidInput(f"classification must be one of {', '.join(CLASSIFICATIONS)}")
-    return value
+@dataclass(frozen=True)
+class Upload:
+    """One uploaded file and its form fields, as the router parsed them."""
+
+    filename: str
+    data: bytes
+    groups: Sequence[str]
+    title: str | None = None
+    source: str | None = None
+    tags: Sequence[str] = ()
+    classification: str | None = None
 
 
-def parse_tags(raw: list[str]) -> list[str]:
-    """Tags arrive like groups (repeated or comma-separated) but may be absent."""
-    tags = sorted({t.strip() for value in raw for t in value.split(",") if t.strip()})
-    if len(tags) > MAX_GROUPS or any(len(t) > 100 for t in tags):
-        raise InvalidInput(f"at most {MAX_GROUPS} tags of at most 100 characters each")
-    return tags
-
-
-def upload(
-    runtime: Runtime,
-    session: Session,
-    principal: PrincipalContext,
-    filename: str,
-    data: bytes,
-    groups: list[str],
-    title: str | None,
-    source: str | None = None,
-    tags: list[str] | None = None,
-    classification: str | None = None,
+def create(
+    *, session: Session, blobs: BlobStore, outbox: Outbox, max_upload_bytes: int, principal: Caller, upload: Upload
 ) -> tuple[Document, bool]:
     """Store the original and queue its ingestion; returns (document, queued).
 
@@ -64,16 +45,17 @@ def upload(
     version of it, re-embedding only the chunks that changed; re-uploading identical content changes nothing.
     """
     principal.require_role("admin")
-    if len(data) > runtime.settings.max_upload_bytes:
-        raise PayloadTooLarge(f"file is larger than the {runtime.settings.max_upload_bytes} byte limit")
+    data = upload.data
+    if len(data) > max_upload_bytes:
+        raise PayloadTooLarge(f"file is larger than the {max_upload_bytes} byte limit")
     if not data:
         raise InvalidInput("file is empty")
-    filename = (filename or "").replace("\\", "/").rsplit("/", 1)[-1].strip()[:255] or "upload"
+    filename = (upload.filename or "").replace("\\", "/").rsplit("/", 1)[-1].strip()[:255] or "upload"
     fmt = detect_format(filename, data[:HEAD_BYTES])
-    groups = parse_groups(groups)
-    tags = parse_tags(tags or [])
-    level = parse_classification(classification)
-    source = (source or "").strip() or filename
+    groups = parse_groups(upload.groups)
+    tags = parse_tags(upload.tags)
+    level = parse_classification(upload.classification)
+    source = (upload.source or "").strip() or filename
     if len(source) > 1000:
         raise InvalidInput("source is longer than 1000 characters")
     sha256 = hashlib.sha256(data).hexdigest()
@@ -115,10 +97,10 @@ def upload(
         # A new classification (or groups, tags) on identical content makes a version whose ingestion reuses
         # every vector and only rewrites the chunks' payloads (ingestion/pipeline.py).
         document.tags, document.classification = tags, level
-    document.title = (title or "").strip()[:500]
+    document.title = (upload.title or "").strip()[:500]
     document.status, document.stage, document.progress, document.error = "queued", "queued", 0, None
     document.updated_by = principal.id
-    document.storage_path = runtime.blobs.save(document.id, fmt, data, document.version)
+    document.storage_path = blobs.save(document.id, fmt, data, document.version)
     session.add(
         DocumentVersion(
             document_id=document.id,
@@ -141,15 +123,15 @@ def upload(
     # Commit before publishing so the worker always finds the row it is told about; the job row is the
     # outbox, so if the broker is down now the sweeper publishes it later and nothing is lost.
     session.commit()
-    outbox.publish(runtime, job.id, document.id)
+    outbox.publish(job.id, document.id)
     DOCUMENTS_UPLOADED.inc()
     return document, True
 
 
-def retry(runtime: Runtime, session: Session, principal: PrincipalContext, document_id: str) -> Document:
+def retry(*, session: Session, outbox: Outbox, principal: Caller, document_id: str) -> Document:
     """Queue the current version of a document again after its ingestion failed (admin)."""
     principal.require_role("admin")
-    document = get(session, principal, document_id)
+    document = get(session=session, principal=principal, document_id=document_id)
     last = session.scalar(
         select(IngestJob).where(IngestJob.document_id == document_id).order_by(IngestJob.created_at.desc()).limit(1)
     )
@@ -167,40 +149,25 @@ def retry(runtime: Runtime, session: Session, principal: PrincipalContext, docum
         details={"document_id": document.id, "previous_error": last.error if last else None},
     )
     session.commit()
-    outbox.publish(runtime, job.id, document.id)
+    outbox.publish(job.id, document.id)
     return document
 
 
-def list_jobs(
-    session: Session, principal: PrincipalContext, status: str | None, limit: int, offset: int
-) -> tuple[list[tuple[IngestJob, Document]], int]:
-    """Ingestion jobs, newest first, optionally of one status (admin): the failed-jobs view."""
-    principal.require_role("admin")
-    query = select(IngestJob, Document).join(Document, Document.id == IngestJob.document_id)
-    count = select(func.count()).select_from(IngestJob)
-    if status is not None:
-        query, count = query.where(IngestJob.status == status), count.where(IngestJob.status == status)
-    rows = session.execute(query.order_by(IngestJob.created_at.desc()).limit(limit).offset(offset)).all()
-    return [(job, document) for job, document in rows], session.scalar(count) or 0
+def list_versions(*, session: Session, principal: Caller, document_id: str) -> Sequence[DocumentVersion]:
+    get(session=session, principal=principal, document_id=document_id)
+    return session.scalars(
+        select(DocumentVersion)
+        .where(DocumentVersion.document_id == document_id)
+        .order_by(DocumentVersion.version.desc())
+    ).all()
 
 
-def versions(session: Session, principal: PrincipalContext, document_id: str) -> list[DocumentVersion]:
-    get(session, principal, document_id)
-    return list(
-        session.scalars(
-            select(DocumentVersion)
-            .where(DocumentVersion.document_id == document_id)
-            .order_by(DocumentVersion.version.desc())
-        )
-    )
-
-
-def _readable(principal: PrincipalContext, document: Document) -> bool:
-    """The same rule retrieval puts into the vector query (services/core/access.py)."""
+def _readable(principal: Caller, document: Document) -> bool:
+    """The same rule retrieval puts into the vector query (services/core/access/rules.py)."""
     return principal.read_scope.allows(document.groups, document.classification)
 
 
-def get(session: Session, principal: PrincipalContext, document_id: str) -> Document:
+def get(*, session: Session, principal: Caller, document_id: str) -> Document:
     """The document, or DocumentNotFound — also when it exists but the principal may not read it."""
     document = session.get(Document, document_id)
     if document is None or not _readable(principal, document):
@@ -208,9 +175,9 @@ def get(session: Session, principal: PrincipalContext, document_id: str) -> Docu
     return document
 
 
-def list_documents(
-    session: Session, principal: PrincipalContext, limit: int, offset: int, status: str | None = None
-) -> tuple[list[Document], int]:
+def list(
+    *, session: Session, principal: Caller, limit: int, offset: int, status: str | None = None
+) -> tuple[Sequence[Document], int]:
     query = select(Document)
     if status is not None:
         query = query.where(Document.status == status)
@@ -220,14 +187,16 @@ def list_documents(
         return readable[offset : offset + limit], len(readable)
     total = session.scalar(select(func.count()).select_from(query.subquery())) or 0
     page = session.scalars(query.order_by(Document.created_at.desc()).limit(limit).offset(offset))
-    return list(page), total
+    return page.all(), total
 
 
-def delete(runtime: Runtime, session: Session, principal: PrincipalContext, document_id: str) -> None:
+def delete(
+    *, session: Session, vector_store: VectorStore, blobs: BlobStore, principal: Caller, document_id: str
+) -> None:
     """Remove the document's vectors, chunks, row and original."""
     principal.require_role("admin")
-    document = get(session, principal, document_id)
-    runtime.vector_store.delete_document(document_id)
+    document = get(session=session, principal=principal, document_id=document_id)
+    vector_store.delete_document(document_id)
     session.delete(document)
     audit.admin_action(
         session,
@@ -237,4 +206,4 @@ def delete(runtime: Runtime, session: Session, principal: PrincipalContext, docu
         details={"document_id": document_id},
     )
     session.commit()
-    runtime.blobs.delete_document(document_id)
+    blobs.delete_document(document_id)

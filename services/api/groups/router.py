@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Response, status
 
-from services.api.deps import CurrentPrincipal, SessionDep
+from services.api.deps import CurrentCaller, SessionDep
 from services.api.groups import service
 from services.api.groups.schemas import (
     AccessExplanationOut,
@@ -18,67 +19,71 @@ from services.api.groups.schemas import (
     PrincipalAccessOut,
     PrincipalGroup,
 )
-from services.core.access import effective_clearance
+from services.core.access.rules import effective_clearance
 from services.core.db.models import Group
 
 router = APIRouter(prefix="/v1/admin", tags=["admin"])
 
 
-def _out(group: Group, members: list[str]) -> GroupOut:
+def _out(group: Group, members: Sequence[str]) -> GroupOut:
     return GroupOut(
         name=group.name,
         clearance=group.clearance,
         description=group.description,
-        members=members,
+        members=list(members),
         created_at=group.created_at,
     )
 
 
 @router.post("/groups", status_code=status.HTTP_201_CREATED, response_model=GroupOut)
-def create_group(body: GroupCreate, session: SessionDep, principal: CurrentPrincipal) -> GroupOut:
+def create_group(body: GroupCreate, session: SessionDep, principal: CurrentCaller) -> GroupOut:
     """Create a group (admin); 409 if the name is taken. Clearance defaults to internal."""
-    group = service.create(session, principal, body.name, body.clearance, body.description)
+    group = service.create(
+        session=session, admin=principal, name=body.name, clearance=body.clearance, description=body.description
+    )
     return _out(group, [])
 
 
 @router.get("/groups", response_model=GroupList)
-def list_groups(session: SessionDep, principal: CurrentPrincipal) -> GroupList:
+def list_groups(session: SessionDep, principal: CurrentCaller) -> GroupList:
     """Every group with its clearance and member principal ids (admin)."""
-    return GroupList(groups=[_out(g, members) for g, members in service.list_groups(session, principal)])
+    return GroupList(groups=[_out(g, members) for g, members in service.list(session=session, admin=principal)])
 
 
 @router.patch("/groups/{name}", response_model=GroupOut)
-def update_group(name: str, body: GroupUpdate, session: SessionDep, principal: CurrentPrincipal) -> GroupOut:
+def update_group(name: str, body: GroupUpdate, session: SessionDep, principal: CurrentCaller) -> GroupOut:
     """Change a group's clearance or description (admin); effective on the members' next request."""
-    group = service.update(session, principal, name, body.clearance, body.description)
-    return _out(*service.get_group(session, group.name))
+    group = service.update(
+        session=session, admin=principal, name=name, clearance=body.clearance, description=body.description
+    )
+    return _out(*service.get(session=session, name=group.name))
 
 
 @router.put("/groups/{name}/members/{principal_id}", response_model=MembershipOut)
-def add_member(name: str, principal_id: str, session: SessionDep, principal: CurrentPrincipal) -> MembershipOut:
+def add_member(name: str, principal_id: str, session: SessionDep, principal: CurrentCaller) -> MembershipOut:
     """Make a principal a member (admin; idempotent). 404 for an unknown group or principal."""
-    service.add_member(session, principal, name, principal_id)
+    service.add_member(session=session, admin=principal, name=name, principal_id=principal_id)
     return MembershipOut(group=name, principal_id=principal_id, member=True)
 
 
 @router.delete("/groups/{name}/members/{principal_id}", status_code=status.HTTP_204_NO_CONTENT)
-def remove_member(name: str, principal_id: str, session: SessionDep, principal: CurrentPrincipal) -> Response:
+def remove_member(name: str, principal_id: str, session: SessionDep, principal: CurrentCaller) -> Response:
     """Remove a membership (admin); 404 when the principal is not a member."""
-    service.remove_member(session, principal, name, principal_id)
+    service.remove_member(session=session, admin=principal, name=name, principal_id=principal_id)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
 @router.get("/principals/{principal_id}", response_model=PrincipalAccessOut)
-def principal_access(principal_id: str, session: SessionDep, principal: CurrentPrincipal) -> PrincipalAccessOut:
+def principal_access(principal_id: str, session: SessionDep, principal: CurrentCaller) -> PrincipalAccessOut:
     """A principal's groups, effective clearance (the highest of its groups') and readable levels (admin)."""
-    found, groups = service.principal_access(session, principal, principal_id)
+    found, groups = service.principal_access(session=session, admin=principal, principal_id=principal_id)
     return PrincipalAccessOut(
         id=found.id,
         name=found.name,
         role=found.role,
         groups=[PrincipalGroup(name=g.name, clearance=g.clearance) for g in groups],
         clearance=effective_clearance(g.clearance for g in groups),
-        readable_classifications=service.readable_levels(groups),
+        readable_classifications=list(service.readable_levels(groups)),
         reads_everything=found.role == "admin",
     )
 
@@ -87,11 +92,11 @@ def principal_access(principal_id: str, session: SessionDep, principal: CurrentP
 def explain_access(
     document_id: str,
     session: SessionDep,
-    principal: CurrentPrincipal,
+    principal: CurrentCaller,
     principal_id: Annotated[str, Query(min_length=1, max_length=36, description="whose access to explain")],
 ) -> AccessExplanationOut:
     """Whether the principal may read the document and why not (admin only: it names groups and levels)."""
-    found = service.explain_access(session, principal, document_id, principal_id)
+    found = service.explain_access(session=session, admin=principal, document_id=document_id, principal_id=principal_id)
     return AccessExplanationOut(
         document_id=document_id,
         principal_id=principal_id,

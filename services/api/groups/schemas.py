@@ -6,7 +6,7 @@ from datetime import datetime
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from services.core.access import Classification
+from services.core.access.rules import Classification
 
 # Letters, digits and . _ - : only: upload forms split groups on commas, and names show up in explanations.
 GROUP_NAME = r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,99}$"

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from services.core import audit
-from services.core.access import Explanation, effective_clearance, explain, levels_up_to
-from services.core.auth import PrincipalContext, memberships
+from services.core.access.principals import Caller, memberships
+from services.core.access.rules import Explanation, effective_clearance, explain, levels_up_to
 from services.core.db.models import Document, Group, GroupMember, Principal
 from services.core.errors import Conflict, DocumentNotFound, GroupNotFound, MembershipNotFound, PrincipalNotFound
 
@@ -27,15 +29,13 @@ def _principal(session: Session, principal_id: str) -> Principal:
     return found
 
 
-def members_of(session: Session, group: Group) -> list[str]:
-    return list(
-        session.scalars(
-            select(GroupMember.principal_id).where(GroupMember.group_id == group.id).order_by(GroupMember.principal_id)
-        )
-    )
+def members_of(session: Session, group: Group) -> Sequence[str]:
+    return session.scalars(
+        select(GroupMember.principal_id).where(GroupMember.group_id == group.id).order_by(GroupMember.principal_id)
+    ).all()
 
 
-def create(session: Session, admin: PrincipalContext, name: str, clearance: str, description: str) -> Group:
+def create(*, session: Session, admin: Caller, name: str, clearance: str, description: str) -> Group:
     admin.require_role("admin")
     if session.scalar(select(Group.id).where(Group.name == name)) is not None:
         raise Conflict(f"group {name!r} already exists; PATCH it to change its clearance")
@@ -50,19 +50,17 @@ def create(session: Session, admin: PrincipalContext, name: str, clearance: str,
     return group
 
 
-def list_groups(session: Session, admin: PrincipalContext) -> list[tuple[Group, list[str]]]:
+def list(*, session: Session, admin: Caller) -> Sequence[tuple[Group, Sequence[str]]]:
     admin.require_role("admin")
     return [(g, members_of(session, g)) for g in session.scalars(select(Group).order_by(Group.name))]
 
 
-def get_group(session: Session, name: str) -> tuple[Group, list[str]]:
+def get(*, session: Session, name: str) -> tuple[Group, Sequence[str]]:
     group = _group(session, name)
     return group, members_of(session, group)
 
 
-def update(
-    session: Session, admin: PrincipalContext, name: str, clearance: str | None, description: str | None
-) -> Group:
+def update(*, session: Session, admin: Caller, name: str, clearance: str | None, description: str | None) -> Group:
     """A new clearance takes effect on the members' next request: scopes are computed per request."""
     admin.require_role("admin")
     group = _group(session, name)
@@ -75,7 +73,7 @@ def update(
     return group
 
 
-def add_member(session: Session, admin: PrincipalContext, name: str, principal_id: str) -> None:
+def add_member(*, session: Session, admin: Caller, name: str, principal_id: str) -> None:
     """Idempotent: adding an existing member changes nothing."""
     admin.require_role("admin")
     group, _ = _group(session, name), _principal(session, principal_id)
@@ -84,7 +82,7 @@ def add_member(session: Session, admin: PrincipalContext, name: str, principal_i
         _record(session, admin, "group.member.add", f"added {principal_id} to {name!r}", name, principal_id)
 
 
-def remove_member(session: Session, admin: PrincipalContext, name: str, principal_id: str) -> None:
+def remove_member(*, session: Session, admin: Caller, name: str, principal_id: str) -> None:
     admin.require_role("admin")
     group, _ = _group(session, name), _principal(session, principal_id)
     member = session.get(GroupMember, (group.id, principal_id))
@@ -94,12 +92,12 @@ def remove_member(session: Session, admin: PrincipalContext, name: str, principa
     _record(session, admin, "group.member.remove", f"removed {principal_id} from {name!r}", name, principal_id)
 
 
-def principal_access(session: Session, admin: PrincipalContext, principal_id: str) -> tuple[Principal, list[Group]]:
+def principal_access(*, session: Session, admin: Caller, principal_id: str) -> tuple[Principal, Sequence[Group]]:
     admin.require_role("admin")
     return _principal(session, principal_id), memberships(session, principal_id)
 
 
-def explain_access(session: Session, admin: PrincipalContext, document_id: str, principal_id: str) -> Explanation:
+def explain_access(*, session: Session, admin: Caller, document_id: str, principal_id: str) -> Explanation:
     """Admin only: the explanation names groups and levels, which a non-admin must never learn."""
     admin.require_role("admin")
     document = session.get(Document, document_id)
@@ -116,12 +114,12 @@ def explain_access(session: Session, admin: PrincipalContext, document_id: str, 
     )
 
 
-def readable_levels(groups: list[Group]) -> list[str]:
-    return list(levels_up_to(effective_clearance(g.clearance for g in groups)))
+def readable_levels(groups: Sequence[Group]) -> tuple[str, ...]:
+    return tuple(levels_up_to(effective_clearance(g.clearance for g in groups)))
 
 
 def _record(
-    session: Session, admin: PrincipalContext, action: str, reason: str, group: str, principal_id: str | None = None
+    session: Session, admin: Caller, action: str, reason: str, group: str, principal_id: str | None = None
 ) -> None:
     details: dict[str, object] = {"group": group}
     if principal_id is not None:

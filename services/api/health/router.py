@@ -7,9 +7,10 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from sqlalchemy import text
+from sqlalchemy.orm import Session, sessionmaker
 
-from services.api.deps import LLMDep, RuntimeDep
-from services.core.runtime import Runtime
+from services.api.deps import LLMDep, SessionsDep, VectorStoreDep
+from services.core.vectorstore import VectorStore
 
 router = APIRouter(tags=["health"])
 
@@ -20,16 +21,16 @@ def healthz() -> dict[str, str]:
     return {"status": "ok"}
 
 
-def _backend_checks(runtime: Runtime) -> dict[str, str]:
+def _backend_checks(sessions: sessionmaker[Session], vector_store: VectorStore) -> dict[str, str]:
     checks: dict[str, str] = {}
     try:
-        with runtime.engine.connect() as connection:
-            connection.execute(text("SELECT 1"))
+        with sessions() as session:
+            session.execute(text("SELECT 1"))
         checks["database"] = "ok"
     except Exception as exc:
         checks["database"] = f"error: {exc}"
     try:
-        runtime.vector_store.count()
+        vector_store.count()
         checks["vector_store"] = "ok"
     except Exception as exc:
         checks["vector_store"] = f"error: {exc}"
@@ -37,9 +38,9 @@ def _backend_checks(runtime: Runtime) -> dict[str, str]:
 
 
 @router.get("/readyz")
-async def readyz(runtime: RuntimeDep, llm: LLMDep) -> JSONResponse:
+async def readyz(sessions: SessionsDep, vector_store: VectorStoreDep, llm: LLMDep) -> JSONResponse:
     """Every backend answers: database, vector store and the LLM server. 503 names what is down."""
-    checks = await run_in_threadpool(_backend_checks, runtime)
+    checks = await run_in_threadpool(_backend_checks, sessions, vector_store)
     gateway = llm.gateway
     if gateway.breaker.state == "open":
         checks["llm"] = "error: circuit open after repeated failures"

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from typing import Any, Self
+
 from pydantic import BaseModel, Field
 
 from services.api.fields import History, QueryText, RetrievalMode, RewriteChoice, SearchFilterFields
+from services.core.retrieval.search import NearestDocument, Passage
 
 
 class SearchRequest(BaseModel):
@@ -18,6 +21,8 @@ class SearchRequest(BaseModel):
     )
 
 
+# A retrieved passage; a chat citation is the same thing with a number (services/api/chat/schemas.py).
+# (A comment, not a docstring: the docstring would become the schema's description in /openapi.json.)
 class SearchHit(BaseModel):
     document_id: str
     title: str
@@ -30,11 +35,31 @@ class SearchHit(BaseModel):
         default_factory=dict, description="where in the file: page, slide, sheet or attachment"
     )
 
+    @classmethod
+    def of(cls, passage: Passage, text: str | None = None, **extra: Any) -> Self:
+        """The wire form of a retrieved passage; `text` replaces its own (a redacted copy, say)."""
+        chunk = passage.chunk
+        return cls(
+            document_id=chunk.document_id,
+            title=chunk.title,
+            heading=chunk.heading,
+            chunk_index=chunk.chunk_index,
+            score=round(chunk.score, 6),
+            similarity=round(passage.similarity, 6),
+            text=chunk.text if text is None else text,
+            location=dict(chunk.location),
+            **extra,
+        )
+
 
 class NearestDocumentOut(BaseModel):
     document_id: str
     title: str
     similarity: float
+
+    @classmethod
+    def of(cls, nearest: NearestDocument) -> NearestDocumentOut:
+        return cls(document_id=nearest.document_id, title=nearest.title, similarity=round(nearest.similarity, 6))
 
 
 class SearchResponse(BaseModel):

@@ -4,27 +4,35 @@ from __future__ import annotations
 
 import time
 
+from sqlalchemy.orm import Session, sessionmaker
+
 from services.core import audit
-from services.core.auth import PrincipalContext
+from services.core.access.principals import Caller
 from services.core.db.session import session_scope
-from services.core.retrieval import Retrieval, retrieve
-from services.core.runtime import Runtime
+from services.core.pii import PiiGuard
+from services.core.policy import ReloadablePolicies
+from services.core.retrieval.search import Retrieval, Retriever
 from services.core.vectorstore.port import SearchFilters, SearchMode
 
 
 def search(
-    runtime: Runtime,
-    principal: PrincipalContext,
+    *,
+    sessions: sessionmaker[Session],
+    retriever: Retriever,
+    policies: ReloadablePolicies,
+    pii: PiiGuard,
+    principal: Caller,
     query: str,
     top_k: int,
     mode: SearchMode | None = None,
     filters: SearchFilters | None = None,
     question: str | None = None,
 ) -> Retrieval:
+    """Ranked passages the caller may read; the request and its ACL decision are audited."""
     started = time.perf_counter()
-    scope, decision = runtime.policy.read_scope(principal)
-    found = retrieve(runtime, query, scope, top_k, mode, filters, question)
-    with session_scope(runtime.sessions) as session:
+    scope, decision = policies.engine.read_scope(principal)
+    found = retriever.retrieve(query, scope, top_k, mode, filters, question)
+    with session_scope(sessions) as session:
         audit.record_decision(
             session,
             decision,
@@ -34,8 +42,8 @@ def search(
         audit.record_search_request(
             session,
             principal_id=principal.id,
-            query=query,
-            question=question,
+            query=pii.question(query),
+            question=None if question is None else pii.question(question),
             mode=found.mode,
             chunk_ids=[p.chunk.id for p in found.passages],
             decisions=[decision],

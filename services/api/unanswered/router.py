@@ -7,9 +7,9 @@ from typing import Annotated
 from fastapi import APIRouter, Query
 from pydantic import AwareDatetime
 
-from services.api.deps import CurrentPrincipal, SessionDep
+from services.api.deps import CurrentCaller, SessionDep
+from services.api.unanswered import service
 from services.api.unanswered.schemas import UnansweredList, UnansweredOut
-from services.api.unanswered.service import list_unanswered
 
 router = APIRouter(prefix="/v1/admin/unanswered", tags=["admin"])
 
@@ -17,13 +17,13 @@ router = APIRouter(prefix="/v1/admin/unanswered", tags=["admin"])
 @router.get("", response_model=UnansweredList)
 def unanswered(
     session: SessionDep,
-    principal: CurrentPrincipal,
+    principal: CurrentCaller,
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
     offset: Annotated[int, Query(ge=0)] = 0,
     since: Annotated[AwareDatetime | None, Query(description="only questions asked at or after")] = None,
 ) -> UnansweredList:
     """Newest first, with the best similarity reached and the nearest documents (admin)."""
-    rows, total = list_unanswered(session, principal, limit, offset, since)
+    rows, total = service.list(session=session, principal=principal, limit=limit, offset=offset, since=since)
     return UnansweredList(
         questions=[UnansweredOut.model_validate(r) for r in rows], total=total, limit=limit, offset=offset
     )

@@ -63,7 +63,7 @@ class Principal(Base):
 
 class Group(Base):
     """A read group: documents name the groups that may read them; `clearance` caps which classifications its
-    members read (services/core/access.py)."""
+    members read (services/core/access/rules.py)."""
 
     __tablename__ = "groups"
 
@@ -213,10 +213,10 @@ class Message(Base):
 class AuditEvent(Base):
     """Every policy decision and every governed action, with the rule that made it and why.
 
-    Rows form a hash chain (services/core/audit.py writes it, services/core/audit_chain.py checks it): `id`
+    Rows form a hash chain (services/core/audit/log.py writes it, services/core/audit/chain.py checks it): `id`
     is the position in the chain, assigned under the chain head's lock, so ids have no gaps and a missing id
     is a deleted row. `reason`, `details` and `payload_salt` are the payload, which erasure may blank;
-    everything else is the skeleton, which is never changed once written (services/core/audit_hash.py)."""
+    everything else is the skeleton, which is never changed once written (services/core/audit/hashing.py)."""
 
     __tablename__ = "audit_events"
 

@@ -1,4 +1,4 @@
-"""The LLM port: a gateway to an OpenAI-compatible server (vLLM), admission control and token budgeting."""
+"""The model side of chat: the vLLM client (gateway), load-aware admission, token budgets and the prompt."""
 
 from services.core.llm.admission import AdmissionController, LoadMonitor, Priority
 from services.core.llm.budget import CharEstimateCounter, ChatTemplateCounter, FittedPrompt, TokenCounter, fit_prompt

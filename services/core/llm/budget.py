@@ -10,8 +10,8 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from services.core.errors import InvalidInput
-from services.core.prompt import Prompt, PromptStyle, Turn, build_prompt, new_boundary
-from services.core.vectorstore import ScoredChunk
+from services.core.llm.prompt import Prompt, PromptStyle, Turn, build_prompt, new_boundary
+from services.core.vectorstore.port import ScoredChunk
 
 log = logging.getLogger(__name__)
 

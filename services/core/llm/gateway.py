@@ -23,7 +23,7 @@ from services.core.llm.metrics import (
     LLM_TOKENS_PER_SECOND,
     LLM_TTFT,
 )
-from services.core.prompt import Prompt
+from services.core.llm.prompt import Prompt
 from services.core.settings import Settings
 
 log = logging.getLogger(__name__)

@@ -15,31 +15,6 @@ __all__ = [
     "PiiSpan",
     "Placeholders",
     "ScopeBook",
-    "install_question_redactor",
     "load_detector",
     "redact",
-    "redact_question",
-    "uninstall_question_redactor",
 ]
-
-# The audit log's question hook has no runtime at hand; the runtime installs its guard here when built.
-_question_guard: PiiGuard | None = None
-
-
-def install_question_redactor(guard: PiiGuard | None) -> None:
-    """Questions written to the audit log (and the unanswered list) go through `guard` from now on;
-    None (questions policy off) leaves them as asked. The last runtime built in the process decides."""
-    global _question_guard
-    _question_guard = guard if guard is not None and guard.redact_questions else None
-
-
-def uninstall_question_redactor(guard: PiiGuard) -> None:
-    """A closing runtime takes its guard back out, so it does not outlive it (later code, other tests)."""
-    global _question_guard
-    if _question_guard is guard:
-        _question_guard = None
-
-
-def redact_question(text: str) -> str:
-    guard = _question_guard
-    return text if guard is None or not text else guard.redact(text)

@@ -50,6 +50,11 @@ class PiiGuard:
     def conversation(self, conversation_id: str) -> Placeholders:
         return self.conversations.scope(conversation_id)
 
+    def question(self, text: str) -> str:
+        """A question (or a query made from it) as the audit log and the unanswered list keep it
+        (settings.pii_questions): redacted, placeholders numbered afresh, or unchanged when that is off."""
+        return self.redact(text) if self.redact_questions and text else text
+
     def output(self, text: str, conversation_id: str | None = None) -> str:
         """An answer as the caller sees it: redacted when answers are, else unchanged."""
         if not self.redact_answers:

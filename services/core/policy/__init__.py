@@ -1,6 +1,7 @@
 """Policies as data: rules loaded from YAML, each decision carrying its rule id and a reason."""
 
-from services.core.policy.engine import PolicyDecision, PolicyEngine
+from services.core.policy.decision import PolicyDecision
+from services.core.policy.engine import PolicyEngine
 from services.core.policy.model import (
     AclRule,
     DenyTopicRule,
@@ -10,6 +11,7 @@ from services.core.policy.model import (
     PolicySet,
     QuotaRule,
 )
+from services.core.policy.reloadable import ReloadablePolicies
 
 __all__ = [
     "AclRule",
@@ -21,4 +23,5 @@ __all__ = [
     "PolicyEngine",
     "PolicySet",
     "QuotaRule",
+    "ReloadablePolicies",
 ]

@@ -3,26 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field
-from typing import Any, Literal
 
-from services.core.access import ReadScope
-from services.core.auth import PrincipalContext
-from services.core.policy.model import Caller, DenyTopicRule, GroundingRule, LLMFallbackRule, PolicySet
+from services.core.access.principals import Caller
+from services.core.access.rules import ReadScope
+from services.core.policy.decision import PolicyDecision
+from services.core.policy.model import DenyTopicRule, GroundingRule, LLMFallbackRule, PolicySet
+from services.core.policy.screening import screen_chunks, screen_question
 from services.core.vectorstore import ScoredChunk
-
-
-@dataclass(frozen=True)
-class PolicyDecision:
-    """What one rule decided and why; every decision is written to the audit log."""
-
-    rule_id: str
-    stage: str
-    # flag: allowed but marked for review; drop / neutralise: a retrieved chunk removed / defanged.
-    decision: Literal["allow", "deny", "filter", "flag", "drop", "neutralise"]
-    reason: str
-    message: str = ""
-    details: dict[str, Any] = field(default_factory=dict)
 
 
 class PolicyEngine:
@@ -51,16 +38,12 @@ class PolicyEngine:
 
     def screen_input(self, question: str, caller: Caller | None = None) -> list[PolicyDecision]:
         """Injection rules on the question: a "deny" decision refuses it, "flag" ones are only audited."""
-        from services.core.policy.injection import screen_question  # it imports PolicyDecision from here
-
         return screen_question([r for r in self._injection_rules if r.applies_to(caller)], question)
 
     def screen_chunks(
         self, chunks: Sequence[ScoredChunk], caller: Caller | None = None
     ) -> tuple[list[ScoredChunk], list[PolicyDecision]]:
         """Injection rules on retrieved chunks: the chunks left for the prompt and a decision per suspicious one."""
-        from services.core.policy.injection import screen_chunks
-
         return screen_chunks([r for r in self._injection_rules if r.applies_to(caller)], chunks)
 
     def grounding_for(self, caller: Caller | None) -> GroundingRule | None:
@@ -81,12 +64,12 @@ class PolicyEngine:
             return None
         return PolicyDecision(rule.id, "output", "allow", f"model unavailable ({reason}); sources only", rule.message)
 
-    def retrieval_filter(self, principal: PrincipalContext) -> tuple[list[str] | None, PolicyDecision]:
+    def retrieval_filter(self, principal: Caller) -> tuple[list[str] | None, PolicyDecision]:
         """The groups a principal's retrieval is restricted to, and the decision saying so."""
         scope, decision = self.read_scope(principal)
         return (None if scope.groups is None else list(scope.groups)), decision
 
-    def read_scope(self, principal: PrincipalContext) -> tuple[ReadScope, PolicyDecision]:
+    def read_scope(self, principal: Caller) -> tuple[ReadScope, PolicyDecision]:
         """The groups and classification levels a principal's retrieval is restricted to, and the decision."""
         rule = self.policy_set.acl_rule
         if principal.role == "admin" and rule.admins_read_all:

@@ -21,13 +21,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import yaml
 from pydantic import BaseModel, Field, ValidationError, model_validator
 
+from services.core.access.principals import Caller
 from services.core.errors import ConfigurationError
-from services.core.policy.engine import PolicyDecision, PolicyEngine
+from services.core.policy.decision import PolicyDecision
+from services.core.policy.engine import PolicyEngine
 from services.core.policy.model import PolicySet
 from services.core.vectorstore import ScoredChunk
 
@@ -41,8 +43,11 @@ class FixtureCaller(BaseModel):
     """Whom a case is evaluated for (scoped rules); without it only unscoped rules apply."""
 
     name: str = "fixture"
-    role: str = "user"
+    role: Literal["admin", "user", "app"] = "user"
     groups: tuple[str, ...] = ()
+
+    def as_caller(self) -> Caller:
+        return Caller(id=self.name, name=self.name, role=self.role, groups=self.groups)
 
 
 class Case(BaseModel):
@@ -82,13 +87,14 @@ def load_cases(folder: Path) -> list[tuple[str, Case]]:
 
 
 def decisions_for(engine: PolicyEngine, case: Case) -> list[PolicyDecision]:
+    caller = case.caller.as_caller() if case.caller else None
     if case.question is not None:
-        topic = engine.check_input(case.question, case.caller)
-        return ([topic] if topic else []) + engine.screen_input(case.question, case.caller)
+        topic = engine.check_input(case.question, caller)
+        return ([topic] if topic else []) + engine.screen_input(case.question, caller)
     chunk = ScoredChunk(
         id="fixture", score=1.0, document_id="fixture", chunk_index=0, title="", heading="", text=case.chunk or ""
     )
-    return engine.screen_chunks([chunk], case.caller)[1]
+    return engine.screen_chunks([chunk], caller)[1]
 
 
 def run_cases(folder: Path) -> list[CaseResult]:

@@ -4,25 +4,13 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
-from typing import Annotated, Any, Literal, Protocol
+from typing import Annotated, Any, Literal
 
 import yaml
 from pydantic import BaseModel, Field, TypeAdapter, ValidationError, field_validator, model_validator
 
+from services.core.access.principals import Caller
 from services.core.errors import ConfigurationError
-
-
-class Caller(Protocol):
-    """What scoping reads of the principal a rule is evaluated for."""
-
-    @property
-    def name(self) -> str: ...
-
-    @property
-    def role(self) -> str: ...
-
-    @property
-    def groups(self) -> tuple[str, ...]: ...
 
 
 class Scoped(BaseModel):
@@ -114,7 +102,7 @@ class LLMFallbackRule(Scoped):
 
 
 class GroundingRule(Scoped):
-    """After generation, every answer sentence is checked against its sources (services/core/grounding.py):
+    """After generation, every answer sentence is checked against its sources (services/core/answers/grounding.py):
     `remove` drops unsupported sentences, `flag` marks them, `off` skips the check. Overrides the
     `grounding_*` settings for the callers it applies to (the first matching rule wins)."""
 

@@ -9,7 +9,7 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 from services.core.policy.model import QuotaRule
-from services.core.quota.plan import Caller, Cost, Counter, Usage, counters_for
+from services.core.quota.plan import Cost, Counter, Usage, counters_for
 from services.core.quota.port import QuotaStore, QuotaStoreUnavailable
 from services.core.quota.service import Charge, QuotaService
 from services.core.registry import Registry
@@ -20,7 +20,6 @@ if TYPE_CHECKING:
     from services.core.settings import Settings
 
 __all__ = [
-    "Caller",
     "Charge",
     "Cost",
     "Counter",

@@ -6,20 +6,12 @@ import hashlib
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
-from services.core.auth import PrincipalContext
+from services.core.access.principals import Caller
 from services.core.policy.model import QuotaRule, normalize_origin
 
 WINDOW_SECONDS = {"minute": 60, "day": 86_400}
 # Counter keys are stored in a bounded column; a longer subject (an odd origin) is replaced by its hash.
 MAX_KEY_CHARS = 200
-
-
-@dataclass(frozen=True)
-class Caller:
-    """Who asks, as quotas see it: the principal (user, groups, API key) and the widget origin, if any."""
-
-    principal: PrincipalContext
-    origin: str | None = None
 
 
 @dataclass(frozen=True)
@@ -59,17 +51,16 @@ def overflows(counter: Counter, used: Usage, cost: Cost) -> bool:
 
 
 def _subjects(rule: QuotaRule, caller: Caller) -> Iterator[str]:
-    principal = caller.principal
-    if rule.roles is not None and principal.role not in rule.roles:
+    if rule.roles is not None and caller.role not in rule.roles:
         return
     if rule.scope == "user":
-        if rule.match is None or rule.match == principal.name:
-            yield principal.id
+        if rule.match is None or rule.match == caller.name:
+            yield caller.id
     elif rule.scope == "group":
-        yield from (g for g in sorted(set(principal.groups)) if rule.match is None or rule.match == g)
+        yield from (g for g in sorted(set(caller.groups)) if rule.match is None or rule.match == g)
     elif rule.scope == "api_key":
-        if principal.api_key is not None and (rule.match is None or rule.match == principal.api_key):
-            yield principal.api_key
+        if caller.api_key is not None and (rule.match is None or rule.match == caller.api_key):
+            yield caller.api_key
     elif caller.origin:  # origin: only requests that carry an Origin header (browsers, i.e. the widget)
         origin = normalize_origin(caller.origin)
         if rule.match is None or rule.match == origin:

@@ -17,9 +17,10 @@ from datetime import UTC, datetime
 
 from prometheus_client import Counter as PromCounter
 
+from services.core.access.principals import Caller
 from services.core.errors import QuotaExceeded, QuotaUnavailable
 from services.core.policy.model import QuotaRule
-from services.core.quota.plan import Caller, Cost, Counter, counters_for, overflows
+from services.core.quota.plan import Cost, Counter, counters_for, overflows
 from services.core.quota.port import QuotaStore, QuotaStoreUnavailable
 
 log = logging.getLogger(__name__)

@@ -11,7 +11,7 @@ from typing import Any
 import qdrant_edge as qe
 
 from services.core.errors import ConfigurationError
-from services.core.vectorstore import INDEXED_FIELDS, SPARSE_VECTOR, SUMMARY_FIELDS, chunk_payload, scored_chunk
+from services.core.vectorstore.payload import INDEXED_FIELDS, SPARSE_VECTOR, SUMMARY_FIELDS, chunk_payload, scored_chunk
 from services.core.vectorstore.plan import RRF_K, RRF_WEIGHTS, Condition, MatchAny, Plan, plan
 from services.core.vectorstore.port import ChunkPoint, ScoredChunk, SearchQuery, SparseVector
 

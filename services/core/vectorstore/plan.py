@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from services.core.access import DEFAULT_CLASSIFICATION
+from services.core.access.rules import DEFAULT_CLASSIFICATION
 from services.core.vectorstore.port import SearchMode, SearchQuery
 
 # Reciprocal rank fusion, as both engines compute it (checked): a hit scores the sum over the branches b that

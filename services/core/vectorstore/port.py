@@ -50,7 +50,7 @@ class ChunkPoint:
     tags: Sequence[str] = ()
     source_type: str = ""  # the document's format: pdf, docx, md, html, eml, ...
     created_at: float | None = None  # the document's creation time, epoch seconds (a numeric range filter)
-    # The document's classification (services/core/access.py): searches carry the levels a principal may read.
+    # The document's classification (services/core/access/rules.py): searches carry the levels a principal may read.
     classification: str = "internal"
 
 
@@ -93,7 +93,7 @@ class SearchFilters:
 class SearchQuery:
     """One search. `allowed_groups=None` means unrestricted (admin); an empty list means nothing is readable.
     `allowed_classifications` likewise: None unrestricted, else only chunks of documents classified at one of
-    these levels (services/core/access.py; both ACL conditions go into every branch of the query).
+    these levels (services/core/access/rules.py; both ACL conditions go into every branch of the query).
 
     `dense` is needed for dense and hybrid, `sparse` for sparse and hybrid. An empty sparse vector (a query of
     stopwords) finds nothing in sparse mode and leaves hybrid with its dense branch alone.

@@ -16,7 +16,7 @@ import sqlalchemy as sa
 from alembic import op
 
 # The chain's format is versioned (v1) and never edited in place, so calling it from here stays valid.
-from services.core.audit_hash import GENESIS_HASH, as_stored_json, payload_digest, row_hash
+from services.core.audit.hashing import GENESIS_HASH, as_stored_json, payload_digest, row_hash
 
 revision: str = "0004"
 down_revision: str | None = "0003"

@@ -1,0 +1,31 @@
+"""HTTP routes for ingestion jobs (admin)."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Query
+
+from services.api.deps import CurrentCaller, SessionDep
+from services.api.jobs import service
+from services.api.jobs.schemas import JobList, JobOut, JobStatus
+
+router = APIRouter(prefix="/v1/admin/jobs", tags=["admin"])
+
+
+@router.get("", response_model=JobList)
+def list_jobs(
+    session: SessionDep,
+    principal: CurrentCaller,
+    status: Annotated[JobStatus | None, Query(description="e.g. failed: the failed-jobs view")] = None,
+    limit: Annotated[int, Query(ge=1, le=500)] = 100,
+    offset: Annotated[int, Query(ge=0)] = 0,
+) -> JobList:
+    """Ingestion jobs, newest first (admin). Retry a failed one with POST /v1/documents/{id}/retry."""
+    rows, total = service.list(session=session, principal=principal, status=status, limit=limit, offset=offset)
+    jobs = [JobOut.model_validate({**_columns(job), "filename": doc.filename}) for job, doc in rows]
+    return JobList(jobs=jobs, total=total, limit=limit, offset=offset)
+
+
+def _columns(job: object) -> dict[str, object]:
+    return {name: getattr(job, name) for name in JobOut.model_fields if hasattr(job, name)}

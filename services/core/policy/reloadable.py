@@ -1,0 +1,23 @@
+"""The policy set in force, replaced as a whole when an admin reloads the policy folder."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from services.core.policy.engine import PolicyEngine
+from services.core.policy.model import PolicySet
+
+
+class ReloadablePolicies:
+    """Holds the engine for the rules in force. A reload swaps it in one assignment, so a request that reads
+    `engine` once sees either the old rules or the new, never a mix."""
+
+    def __init__(self, directory: Path) -> None:
+        self.directory = directory
+        self.engine = PolicyEngine(PolicySet.from_path(directory))
+
+    def reload(self) -> PolicySet:
+        """Load the folder again; a bad file raises (naming file, line and reason) and the rules stay."""
+        policy_set = PolicySet.from_path(self.directory)
+        self.engine = PolicyEngine(policy_set)
+        return policy_set

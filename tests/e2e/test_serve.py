@@ -1,0 +1,225 @@
+"""End to end on the real pieces: `steward serve` as a process, PostgreSQL, Redis broker, real vLLM."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from tests.fixtures.documents import make_docx, make_html, make_markdown, make_pdf
+from tests.support.processes import ChildProcess, free_port
+from tests.support.settings import ADMIN_KEY
+
+pytestmark = pytest.mark.slow
+
+STEWARD = str(Path(sys.executable).parent / "steward")
+
+DOCUMENTS = {
+    "parking": (
+        "parking.pdf",
+        make_pdf(
+            ["The Steward parking garage opens at 6:30 every weekday. Visitors park on level minus two."],
+            title="Parking guide",
+        ),
+        "everyone",
+    ),
+    "travel": (
+        "travel.docx",
+        make_docx(
+            "Travel policy",
+            [
+                (
+                    "Rail travel",
+                    "Employees book second-class train tickets for trips under "
+                    "four hours. First class needs approval from a director.",
+                )
+            ],
+        ),
+        "everyone",
+    ),
+    "helpdesk": (
+        "helpdesk.html",
+        make_html("IT helpdesk", [("Contact", "The IT helpdesk is reachable on extension 4357, Monday to Friday.")]),
+        "everyone",
+    ),
+    "bonus": (
+        "bonus.md",
+        make_markdown("Bonus scheme", [("Payout", "The annual bonus pool is paid out every March to the HR team.")]),
+        "hr",
+    ),
+}
+
+
+@dataclass
+class Stack:
+    url: str
+    env: dict[str, str]
+    document_ids: dict[str, str]
+    hr_key: str
+    eng_key: str
+
+    def client(self, key: str = ADMIN_KEY) -> httpx.Client:
+        return httpx.Client(base_url=self.url, headers={"Authorization": f"Bearer {key}"}, timeout=300)
+
+
+def create_key(env: dict[str, str], name: str, groups: str) -> str:
+    result = subprocess.run(
+        [STEWARD, "keys", "create", name, "--role", "user", "--groups", groups],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    return result.stdout.strip()
+
+
+@pytest.fixture(scope="module")
+def stack(
+    tmp_path_factory: pytest.TempPathFactory, redis_url: str, postgres_url: str, vllm_base_url: str
+) -> Iterator[Stack]:
+    workdir = tmp_path_factory.mktemp("e2e")
+    port = free_port()
+    env = {
+        **os.environ,
+        "STEWARD_DATA_DIR": str(workdir / "data"),
+        "STEWARD_DATABASE_URL": postgres_url,
+        "STEWARD_BROKER_URL": redis_url,
+        "STEWARD_ADMIN_API_KEY": ADMIN_KEY,
+        "STEWARD_LLM_BASE_URL": vllm_base_url,
+        "STEWARD_LLM_MANAGE_SERVER": "false",
+        "STEWARD_PORT": str(port),
+    }
+    server = ChildProcess([STEWARD, "serve"], env, workdir / "serve.log")
+    url = f"http://127.0.0.1:{port}"
+    try:
+        server.wait_http(f"{url}/healthz", timeout_s=120)
+        ids = {}
+        with httpx.Client(base_url=url, headers={"Authorization": f"Bearer {ADMIN_KEY}"}, timeout=60) as client:
+            for name, (filename, data, groups) in DOCUMENTS.items():
+                response = client.post("/v1/documents", files={"file": (filename, data)}, data={"groups": groups})
+                assert response.status_code == 202, response.text
+                ids[name] = response.json()["id"]
+            deadline = time.monotonic() + 120
+            pending = set(ids.values())
+            while pending and time.monotonic() < deadline:
+                for document_id in list(pending):
+                    document = client.get(f"/v1/documents/{document_id}").json()
+                    assert document["status"] != "failed", document
+                    if document["status"] == "ready":
+                        pending.discard(document_id)
+                time.sleep(0.2)
+            assert not pending, f"not ready in time:\n{server.log_tail()}"
+        yield Stack(url, env, ids, create_key(env, "hr-person", "hr,everyone"), create_key(env, "engineer", "everyone"))
+    finally:
+        server.stop()
+
+
+def ask(stack: Stack, key: str, question: str) -> dict[str, Any]:
+    with stack.client(key) as client:
+        response = client.post("/v1/chat", json={"question": question})
+    assert response.status_code == 200, response.text
+    body: dict[str, Any] = response.json()
+    return body
+
+
+@pytest.mark.parametrize(
+    ("question", "expected"),
+    [
+        ("What time does the parking garage open?", "parking"),
+        ("Which train class may employees book for short trips?", "travel"),
+        ("What is the phone extension of the IT helpdesk?", "helpdesk"),
+    ],
+)
+def test_answer_cites_the_document_that_holds_the_fact(stack: Stack, question: str, expected: str) -> None:
+    body = ask(stack, stack.eng_key, question)
+    assert body["answered_from_sources"] is True
+    assert body["answer"].strip(), "the model returned no text"
+    assert body["citations"][0]["document_id"] == stack.document_ids[expected]
+    assert body["citations"][0]["title"]
+    assert body["citations"][0]["text"]
+
+
+def test_streaming_chat_sends_tokens_then_done_with_citations(stack: Stack) -> None:
+    events: list[tuple[str, Any]] = []
+    with (
+        stack.client(stack.eng_key) as client,
+        client.stream(
+            "POST", "/v1/chat", json={"question": "What time does the parking garage open?", "stream": True}
+        ) as response,
+    ):
+        assert response.headers["content-type"].startswith("text/event-stream")
+        event = ""
+        for line in response.iter_lines():
+            if line.startswith("event:"):
+                event = line.removeprefix("event:").strip()
+            elif line.startswith("data:"):
+                events.append((event, json.loads(line.removeprefix("data:"))))
+    kinds = [kind for kind, _ in events]
+    assert kinds[0] == "meta" and kinds[-1] == "done"
+    # Grounding checks each sentence before it is sent: text arrives a checked sentence at a time.
+    assert kinds.count("token") >= 1
+    done = events[-1][1]
+    assert done["citations"][0]["document_id"] == stack.document_ids["parking"]
+    assert done["answer"] == "".join(payload["text"] for kind, payload in events if kind == "token").strip()
+
+
+def test_follow_up_continues_the_conversation(stack: Stack) -> None:
+    first = ask(stack, stack.eng_key, "Where do visitors park?")
+    with stack.client(stack.eng_key) as client:
+        second = client.post(
+            "/v1/chat", json={"question": "And when does it open?", "conversation_id": first["conversation_id"]}
+        ).json()
+    assert second["conversation_id"] == first["conversation_id"]
+
+
+def test_hr_document_reaches_hr_but_never_others(stack: Stack) -> None:
+    question = "When is the annual bonus pool paid out?"
+    hr_answer = ask(stack, stack.hr_key, question)
+    assert hr_answer["citations"][0]["document_id"] == stack.document_ids["bonus"]
+    other = ask(stack, stack.eng_key, question)
+    assert stack.document_ids["bonus"] not in [c["document_id"] for c in other["citations"]]
+    with stack.client(stack.eng_key) as client:
+        hits = client.post("/v1/search", json={"query": question, "top_k": 20}).json()["results"]
+        assert stack.document_ids["bonus"] not in [h["document_id"] for h in hits]
+        assert client.get(f"/v1/documents/{stack.document_ids['bonus']}").status_code == 404
+
+
+def test_readiness_reports_every_backend_up(stack: Stack) -> None:
+    response = httpx.get(f"{stack.url}/readyz")
+    assert response.status_code == 200, response.text
+    assert response.json()["checks"] == {"database": "ok", "vector_store": "ok", "llm": "ok"}
+
+
+def test_cli_ingest_and_ask_against_the_server(stack: Stack, tmp_path: Path) -> None:
+    folder = tmp_path / "handbook"
+    folder.mkdir()
+    (folder / "canteen.md").write_bytes(
+        make_markdown("Canteen", [("Hours", "The canteen on the fifth floor serves lunch from 11:45 to 14:00.")])
+    )
+    (folder / "ignored.bin").write_bytes(b"\x00\x01")
+    env = {**stack.env, "STEWARD_URL": stack.url, "STEWARD_API_KEY": ADMIN_KEY}
+    ingest = subprocess.run([STEWARD, "ingest", str(folder)], env=env, capture_output=True, text=True, timeout=180)
+    assert ingest.returncode == 0, ingest.stderr
+    assert "1 uploaded, 0 unchanged, 1 ready, 0 failed" in ingest.stderr
+    again = subprocess.run([STEWARD, "ingest", str(folder)], env=env, capture_output=True, text=True, timeout=180)
+    assert again.returncode == 0, again.stderr
+    assert "0 uploaded, 1 unchanged, 0 ready, 0 failed" in again.stderr  # a re-run uploads only what changed
+    answer = subprocess.run(
+        [STEWARD, "ask", "--no-stream", "When does the canteen serve lunch?"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=180,
+    )
+    assert answer.returncode == 0, answer.stderr
+    assert answer.stdout.strip()
+    assert "[1] Canteen" in answer.stderr

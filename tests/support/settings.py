@@ -1,0 +1,28 @@
+"""Settings and credentials for test apps: a throwaway data dir, a known admin key, no model unless asked."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from services.core.settings import Settings
+from tests.support.processes import free_port
+
+ADMIN_KEY = "stw_test_admin_key"
+
+
+def make_settings(data_dir: Path, **overrides: Any) -> Settings:
+    """Embedded-profile settings confined to `data_dir`; the LLM points at a closed port unless overridden."""
+    values: dict[str, Any] = {
+        "data_dir": data_dir,
+        "admin_api_key": ADMIN_KEY,
+        "llm_base_url": f"http://127.0.0.1:{free_port()}/v1",
+        "llm_manage_server": False,
+        "broker_poll_interval_s": 0.1,
+    }
+    values.update(overrides)
+    return Settings(**values)
+
+
+def auth(key: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {key}"}
