@@ -65,11 +65,12 @@ def chunk_row(document_id: str, p: PlannedChunk) -> dict[str, Any]:
 
 
 def chunk_payload(claim: Claim, title: str, p: PlannedChunk) -> dict[str, Any]:
-    """What describes a chunk besides its vectors; a reused chunk gets whatever of it changed."""
+    """What describes a chunk besides its vectors and its access; a reused chunk gets whatever of it changed.
+
+    Access (groups, classification) is not here: the document row's, read under its lock when the version is
+    made live, is written to every chunk at once (Ingestor._finish), so no chunk ever carries a stale one."""
     return {
         "chunk_index": p.chunk.index,
-        "groups": list(claim.groups),
-        "classification": claim.classification,  # reclassifying re-embeds nothing: only this payload changes
         "title": title,
         "heading": p.chunk.heading,
         "location": dict(p.chunk.location),

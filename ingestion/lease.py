@@ -138,7 +138,19 @@ class Leases:
 
 
 def hold(session: Session, claim: Claim) -> Document:
-    """Inside a caller's transaction: the document row, locked, if the lease is still ours."""
+    """Inside a caller's transaction: the document row, locked, if the lease is still ours.
+
+    The first statement is a write on purpose: it takes the row's lock on PostgreSQL and the database's writer
+    lock on SQLite (where FOR UPDATE does nothing), so an access change (PATCH, a new upload) waits for this
+    transaction and the access read below cannot change until it commits."""
+    touched = session.execute(
+        update(Document)
+        .where(Document.id == claim.document_id, Document.lease_owner == claim.owner)
+        .values(lease_owner=claim.owner)
+        .execution_options(synchronize_session=False)
+    )
+    if not rows_affected(touched):
+        raise LeaseLost(claim.document_id)
     document = session.scalar(
         select(Document).where(Document.id == claim.document_id, Document.lease_owner == claim.owner).with_for_update()
     )

@@ -17,11 +17,12 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from ingestion import lease
 from ingestion.chunk_plan import PlannedChunk, chunk_payload, chunk_row, created_at, differs, plan
+from services.core.access.index import index_payload
 from ingestion.lease import Claim, LeaseLost, Leases, NotClaimed
 from ingestion.parsers import ParseLimits
 from ingestion.preparation import PreparationRequest, Preparer
 from ingestion.redaction import redact_chunks
-from services.core.db.models import Chunk, utcnow
+from services.core.db.models import Chunk, Document, utcnow
 from services.core.db.session import session_scope
 from services.core.embedding.batcher import EmbeddingBatcher
 from services.core.embedding.sparse import SparseEncoder
@@ -91,8 +92,17 @@ class Ingestor:
         try:
             return self._ingest(claim)
         except LeaseLost:
+            if self._deleted(document_id):
+                # Deleted while we worked: whatever we stored (staged, so never searchable) goes with it.
+                self._store.delete_document(document_id)
+                log.info("document %s was deleted during its ingestion; its vectors are removed", document_id)
+                return Outcome("deleted")
             log.warning("lost the lease on document %s to another worker; leaving it to them", document_id)
             return Outcome("lost")
+
+    def _deleted(self, document_id: str) -> bool:
+        with session_scope(self._sessions) as session:
+            return session.get(Document, document_id) is None
 
     def fail_after_retries(self, document_id: str, owner: str, reason: str) -> None:
         """A transient error outlived every retry: fail the current version as if its input were bad."""
@@ -191,6 +201,8 @@ class Ingestor:
                         source_type=claim.format,
                         created_at=created_at(claim),
                         classification=claim.classification,
+                        # Found by no search until the version is ready (see _finish).
+                        state="staged",
                     )
                     for p, vector in zip(batch, vectors, strict=True)
                 ]
@@ -213,7 +225,11 @@ class Ingestor:
             session.execute(delete(Chunk).where(Chunk.document_id == claim.document_id))
             if planned:  # one executemany, not an ORM object per chunk
                 session.execute(insert(Chunk), [chunk_row(claim.document_id, p) for p in planned])
-            document.title = title[:500]
+            if document.title == claim.title:  # unless an admin retitled it meanwhile (PATCH)
+                document.title = title[:500]
+            # The version goes live with the access the row has now, under its lock: an access change made
+            # while it was being ingested is in force from its first searchable moment.
+            self._store.set_document_payload(claim.document_id, index_payload(document))
             document.status, document.stage, document.progress = "ready", "done", 100
             document.chunk_count, document.indexed_version, document.error = len(planned), claim.version, None
             job.status, job.error = "succeeded", None

@@ -819,3 +819,45 @@ def test_sparse_statistics_exclude_documents_above_clearance(make_store: Factory
     store.upsert([p for p in classified("confidential") if p.document_id == "hr-secret"])
     after = search_levels(store, "sparse", INTERNAL_LEVELS)
     assert [(h.id, h.score) for h in after] == [(h.id, pytest.approx(h.score, abs=1e-6)) for h in before]
+
+
+# Staged points and document-wide payload updates: how access changes and new versions reach the index.
+
+
+@pytest.mark.parametrize("mode", SEARCH_MODES)
+def test_staged_points_are_found_by_no_one_until_made_live(make_store: Factory, mode: SearchMode) -> None:
+    store = make_store()
+    store.ensure_collection(DIM)
+    staged = [replace(p, state="staged") for p in classified("internal") if p.document_id == "hr-secret"]
+    store.upsert(staged)
+    for levels in (INTERNAL_LEVELS, None):  # a reader, and an admin (no ACL at all)
+        assert pid("hr-secret") not in ids(search_levels(store, mode, levels))
+    store.set_document_payload("hr-secret", {"state": "live"})
+    assert pid("hr-secret") in ids(search_levels(store, mode, None))
+
+
+def test_set_document_payload_changes_every_point_of_one_document_only(store: VectorStore) -> None:
+    store.set_document_payload("hr-handbook", {"groups": ["finance"], "classification": "confidential"})
+    points = store.document_points("hr-handbook")
+    assert {tuple(p["groups"]) for p in points.values()} == {("finance",)} and len(points) == 3
+    assert {p["classification"] for p in points.values()} == {"confidential"}
+    assert not set(ids(dense_search(store, axis(0), 8, ["hr"]))) & set(points)  # hr lost it inside the query
+    assert {tuple(p["groups"]) for p in store.document_points("eng-wiki").values()} == {("eng",)}
+    store.set_document_payload("no-such-document", {"groups": []})  # a no-op, not an error
+
+
+def test_scan_lists_every_point_with_its_summary_across_pages(store: VectorStore) -> None:
+    scanned = dict(store.scan(batch=3))
+    assert set(scanned) == {p.id for p in CORPUS}
+    assert all(payload["state"] == "live" and "text" not in payload for payload in scanned.values())
+    assert scanned[point_id("all-hands", 1)]["groups"] == ["hr", "eng"]
+
+
+def test_points_stored_before_staging_existed_are_live(make_store: Factory) -> None:
+    store = make_store()
+    store.ensure_collection(DIM)
+    store.upsert(CORPUS)
+    store.set_payloads({point_id("eng-wiki", 0): {"state": None}})
+    store.ensure_collection(DIM)  # what every start does: the old point is backfilled as live
+    assert store.document_points("eng-wiki")[point_id("eng-wiki", 0)]["state"] == "live"
+    assert point_id("eng-wiki", 0) in ids(dense_search(store, axis(3), 8, None))

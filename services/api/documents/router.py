@@ -9,7 +9,13 @@ from fastapi.concurrency import run_in_threadpool
 
 from services.api.deps import BlobsDep, CurrentCaller, OutboxDep, SessionDep, SettingsDep, VectorStoreDep
 from services.api.documents import service
-from services.api.documents.schemas import DocumentList, DocumentOut, DocumentStatus, DocumentVersionOut
+from services.api.documents.schemas import (
+    DocumentList,
+    DocumentOut,
+    DocumentStatus,
+    DocumentUpdate,
+    DocumentVersionOut,
+)
 from services.core.errors import PayloadTooLarge
 
 router = APIRouter(prefix="/v1/documents", tags=["documents"])
@@ -21,6 +27,7 @@ async def upload_document(
     session: SessionDep,
     blobs: BlobsDep,
     outbox: OutboxDep,
+    vector_store: VectorStoreDep,
     principal: CurrentCaller,
     response: Response,
     file: Annotated[UploadFile, File(description="txt, md, html, pdf or docx")],
@@ -47,7 +54,13 @@ async def upload_document(
     upload = service.Upload(file.filename or "", data, groups, title, source, tags or [], classification)
     document, created = await run_in_threadpool(
         lambda: service.create(
-            session=session, blobs=blobs, outbox=outbox, max_upload_bytes=limit, principal=principal, upload=upload
+            session=session,
+            blobs=blobs,
+            outbox=outbox,
+            vector_store=vector_store,
+            max_upload_bytes=limit,
+            principal=principal,
+            upload=upload,
         )
     )
     if not created:
@@ -66,21 +79,35 @@ def list_documents(
     """Documents the caller may read, newest first."""
     documents, total = service.list(session=session, principal=principal, limit=limit, offset=offset, status=status)
     return DocumentList(
-        documents=[DocumentOut.model_validate(d) for d in documents], total=total, limit=limit, offset=offset
+        documents=[DocumentOut.seen_by(d, principal) for d in documents], total=total, limit=limit, offset=offset
     )
 
 
 @router.get("/{document_id}", response_model=DocumentOut)
 def get_document(session: SessionDep, principal: CurrentCaller, document_id: str) -> DocumentOut:
     """Status, progress, chunk count and error of one document."""
-    return DocumentOut.model_validate(service.get(session=session, principal=principal, document_id=document_id))
+    return DocumentOut.seen_by(service.get(session=session, principal=principal, document_id=document_id), principal)
 
 
 @router.get("/{document_id}/versions", response_model=list[DocumentVersionOut])
 def document_versions(session: SessionDep, principal: CurrentCaller, document_id: str) -> list[DocumentVersionOut]:
     """Every uploaded version of a document, newest first: who uploaded it, when, and its hash."""
     versions = service.list_versions(session=session, principal=principal, document_id=document_id)
-    return [DocumentVersionOut.model_validate(v) for v in versions]
+    return [DocumentVersionOut.seen_by(v, principal) for v in versions]
+
+
+@router.patch("/{document_id}", response_model=DocumentOut)
+def update_document(
+    body: DocumentUpdate, session: SessionDep, vector_store: VectorStoreDep, principal: CurrentCaller, document_id: str
+) -> DocumentOut:
+    """Change a document's groups, classification, tags or title without uploading it again (admin).
+
+    Every chunk in the index follows within this request (no re-embedding); the change is audited."""
+    changes = service.Changes(body.groups, body.classification, body.tags, body.title)
+    document = service.update(
+        session=session, vector_store=vector_store, principal=principal, document_id=document_id, changes=changes
+    )
+    return DocumentOut.model_validate(document)
 
 
 @router.post("/{document_id}/retry", status_code=status.HTTP_202_ACCEPTED, response_model=DocumentOut)

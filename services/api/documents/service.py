@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from sqlalchemy import func, select
@@ -11,8 +11,10 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from services.api.documents.form import parse_classification, parse_groups, parse_tags
+from services.api.documents.index_access import change_index_access, lock
 from services.api.metrics import DOCUMENTS_UPLOADED
 from services.core import audit
+from services.core.access.index import Access
 from services.core.access.principals import Caller
 from services.core.access.rules import ReadScope
 from services.core.db.models import Document, DocumentVersion, IngestJob
@@ -37,7 +39,14 @@ class Upload:
 
 
 def create(
-    *, session: Session, blobs: BlobStore, outbox: Outbox, max_upload_bytes: int, principal: Caller, upload: Upload
+    *,
+    session: Session,
+    blobs: BlobStore,
+    outbox: Outbox,
+    vector_store: VectorStore,
+    max_upload_bytes: int,
+    principal: Caller,
+    upload: Upload,
 ) -> tuple[Document, bool]:
     """Store the original and queue its ingestion; returns (document, queued).
 
@@ -60,6 +69,9 @@ def create(
         raise InvalidInput("source is longer than 1000 characters")
     sha256 = hashlib.sha256(data).hexdigest()
     document = session.scalar(select(Document).where(Document.source == source))
+    if document is not None:
+        lock(session, document)  # an ingestion finishing or an access change waits for this upload, and it for them
+    widen: Callable[[], None] = lambda: None  # noqa: E731
     if document is None:
         document = Document(
             source=source,
@@ -91,12 +103,16 @@ def create(
     ):
         return document, False  # re-uploading an identical file changes nothing
     else:
+        before = Access.of(document)
         document.version += 1
         document.filename, document.format, document.content_type = filename, fmt, CONTENT_TYPES[fmt]
         document.size_bytes, document.sha256, document.groups = len(data), sha256, groups
         # A new classification (or groups, tags) on identical content makes a version whose ingestion reuses
         # every vector and only rewrites the chunks' payloads (ingestion/pipeline.py).
         document.tags, document.classification = tags, level
+        # The new access is the document's from now on, whatever becomes of the version: the chunks already
+        # indexed follow the row at once, not when (or if) the new version is ready.
+        widen = change_index_access(vector_store, document.id, before, Access.of(document))
     document.title = (upload.title or "").strip()[:500]
     document.status, document.stage, document.progress, document.error = "queued", "queued", 0, None
     document.updated_by = principal.id
@@ -123,9 +139,66 @@ def create(
     # Commit before publishing so the worker always finds the row it is told about; the job row is the
     # outbox, so if the broker is down now the sweeper publishes it later and nothing is lost.
     session.commit()
+    widen()
     outbox.publish(job.id, document.id)
     DOCUMENTS_UPLOADED.inc()
     return document, True
+
+
+@dataclass(frozen=True)
+class Changes:
+    """What PATCH /v1/documents/{id} changes; None leaves a field as it is."""
+
+    groups: Sequence[str] | None = None
+    classification: str | None = None
+    tags: Sequence[str] | None = None
+    title: str | None = None
+
+
+def update(
+    *, session: Session, vector_store: VectorStore, principal: Caller, document_id: str, changes: Changes
+) -> Document:
+    """Change a document's access, labels or title without a new upload (admin). Every chunk in the index
+    follows in this request, by one payload update per change, and nothing is embedded again."""
+    principal.require_role("admin")
+    document = get(session=session, principal=principal, document_id=document_id)
+    lock(session, document)
+    before = Access.of(document)
+    old = _described(document)
+    if changes.groups is not None:
+        document.groups = parse_groups(changes.groups)
+    if changes.classification is not None:
+        document.classification = parse_classification(changes.classification)
+    if changes.tags is not None:
+        document.tags = parse_tags(changes.tags)
+    if changes.title is not None:
+        document.title = changes.title.strip()[:500]
+    changed = {key: {"from": old[key], "to": value} for key, value in _described(document).items() if old[key] != value}
+    if not changed:
+        return document
+    document.updated_by = principal.id
+    widen = change_index_access(vector_store, document.id, before, Access.of(document))
+    audit.admin_action(
+        session,
+        principal.id,
+        "document.update",
+        "changed " + ", ".join(changed) + f" of {document.source!r}",
+        details={"document_id": document.id, "changes": changed},
+    )
+    session.commit()
+    widen()
+    if {"tags", "title"} & changed.keys():  # labels, not access: they follow right after the commit
+        vector_store.set_document_payload(document.id, {"tags": [*(document.tags or [])], "title": document.title})
+    return document
+
+
+def _described(document: Document) -> dict[str, object]:
+    return {
+        "groups": [*document.groups],  # (`list` is this module's listing verb)
+        "classification": document.classification,
+        "tags": [*(document.tags or [])],
+        "title": document.title,
+    }
 
 
 def retry(*, session: Session, outbox: Outbox, principal: Caller, document_id: str) -> Document:
@@ -193,9 +266,13 @@ def list(
 def delete(
     *, session: Session, vector_store: VectorStore, blobs: BlobStore, principal: Caller, document_id: str
 ) -> None:
-    """Remove the document's vectors, chunks, row and original."""
+    """Remove the document's vectors, chunks, row and original.
+
+    The row is locked first, so an ingestion of it either finished before (and its chunks go here) or finds
+    the row gone and removes what it staged; either way nothing of it stays searchable."""
     principal.require_role("admin")
     document = get(session=session, principal=principal, document_id=document_id)
+    lock(session, document)
     vector_store.delete_document(document_id)
     session.delete(document)
     audit.admin_action(

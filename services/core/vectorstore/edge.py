@@ -4,14 +4,21 @@ from __future__ import annotations
 
 import json
 import threading
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 import qdrant_edge as qe
 
 from services.core.errors import ConfigurationError
-from services.core.vectorstore.payload import INDEXED_FIELDS, SPARSE_VECTOR, SUMMARY_FIELDS, chunk_payload, scored_chunk
+from services.core.vectorstore.payload import (
+    INDEXED_FIELDS,
+    SEARCHABLE_STATE,
+    SPARSE_VECTOR,
+    SUMMARY_FIELDS,
+    chunk_payload,
+    scored_chunk,
+)
 from services.core.vectorstore.plan import RRF_K, RRF_WEIGHTS, Condition, MatchAny, Plan, plan
 from services.core.vectorstore.port import ChunkPoint, ScoredChunk, SearchQuery, SparseVector
 
@@ -66,6 +73,12 @@ class QdrantEdgeStore:
             for name, kind in INDEXED_FIELDS.items():
                 if name not in existing:
                     self._shard.update(qe.UpdateOperation.create_field_index(name, _INDEX_TYPES[kind]))
+            # Points stored before staging existed were all searchable: they are live.
+            self._shard.update(
+                qe.UpdateOperation.set_payload_by_filter(
+                    qe.Filter(must=[qe.IsEmptyCondition("state")]), {"state": SEARCHABLE_STATE}
+                )
+            )
 
     def upsert(self, points: Sequence[ChunkPoint]) -> None:
         """Insert or overwrite points by id (with their sparse vector, when they have one)."""
@@ -128,6 +141,34 @@ class QdrantEdgeStore:
             shard = self._require_shard()
             for point_id, payload in updates.items():
                 shard.update(qe.UpdateOperation.set_payload([point_id], dict(payload)))
+
+    def set_document_payload(self, document_id: str, payload: Mapping[str, Any]) -> None:
+        """Merge payload fields into every point of a document, by filter, in one operation."""
+        with self._lock:
+            self._check_open()
+            if self._shard is not None:
+                self._shard.update(
+                    qe.UpdateOperation.set_payload_by_filter(_document_filter(document_id), dict(payload))
+                )
+
+    def scan(self, batch: int = 1000) -> Iterator[tuple[str, dict[str, Any]]]:
+        """Every point (id, payload without the text), a page at a time; the lock is held per page only."""
+        offset: Any = None
+        while True:
+            with self._lock:
+                self._check_open()
+                if self._shard is None:
+                    return
+                request = qe.ScrollRequest(
+                    offset=offset,
+                    limit=batch,
+                    with_payload=qe.PayloadSelector.Include(list(SUMMARY_FIELDS)),
+                    with_vector=False,
+                )
+                records, offset = self._shard.scroll(request)
+            yield from ((str(r.id), dict(r.payload or {})) for r in records)
+            if offset is None:
+                return
 
     def set_sparse_vectors(self, vectors: Mapping[str, SparseVector], model: str) -> None:
         """Replace the sparse vector of existing points, by id; dense vectors are untouched."""

@@ -17,6 +17,7 @@ INDEXED_FIELDS: dict[str, Literal["keyword", "float"]] = {
     "tags": "keyword",
     "source_type": "keyword",
     "created_at": "float",
+    "state": "keyword",
 }
 # Payload fields document_points() returns: everything but the (large) text.
 SUMMARY_FIELDS = (
@@ -32,7 +33,10 @@ SUMMARY_FIELDS = (
     "source_type",
     "created_at",
     "sparse_model",
+    "state",
 )
+# Every search finds only live points: staged ones belong to a version still being ingested.
+SEARCHABLE_STATE = "live"
 
 
 def chunk_payload(point: ChunkPoint, sparse_stored: bool = True) -> dict[str, Any]:
@@ -52,6 +56,7 @@ def chunk_payload(point: ChunkPoint, sparse_stored: bool = True) -> dict[str, An
         "source_type": point.source_type,
         "created_at": point.created_at,
         "sparse_model": point.sparse_model if point.sparse is not None and sparse_stored else "",
+        "state": point.state,
     }
 
 

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from services.core.access.rules import DEFAULT_CLASSIFICATION
+from services.core.vectorstore.payload import SEARCHABLE_STATE
 from services.core.vectorstore.port import SearchMode, SearchQuery
 
 # Reciprocal rank fusion, as both engines compute it (checked): a hit scores the sum over the branches b that
@@ -80,10 +81,12 @@ def plan(query: SearchQuery) -> Plan | None:
     if query.allowed_classifications is not None and not query.allowed_classifications:
         return None
     acl = _acl_conditions(query)
+    # Points of a version still being ingested are never found, by anyone (admins included).
+    live = (MatchAny("state", (SEARCHABLE_STATE,)),)
     return Plan(
         mode=mode,
-        conditions=acl + _filter_conditions(query),
-        idf_corpus=acl,
+        conditions=live + acl + _filter_conditions(query),
+        idf_corpus=live + acl,
         limit=query.limit,
         candidates=query.candidates,
     )

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Literal, Protocol
@@ -11,6 +11,7 @@ from typing import Any, Literal, Protocol
 # hybrid: both, fused by reciprocal rank fusion inside the engine.
 SearchMode = Literal["dense", "sparse", "hybrid"]
 SEARCH_MODES: tuple[SearchMode, ...] = ("dense", "sparse", "hybrid")
+PointState = Literal["live", "staged"]
 
 # Candidates each branch hands to fusion when the caller does not say: deep enough that a chunk one branch
 # ranks well but the other misses still reaches the fusion (see SearchQuery.candidates).
@@ -52,6 +53,9 @@ class ChunkPoint:
     created_at: float | None = None  # the document's creation time, epoch seconds (a numeric range filter)
     # The document's classification (services/core/access/rules.py): searches carry the levels a principal may read.
     classification: str = "internal"
+    # `staged` while its version is being ingested: stored, but no search finds it until the version is ready
+    # and the point is made `live` with the document's access at that moment (ingestion/pipeline.py).
+    state: PointState = "live"
 
 
 @dataclass(frozen=True)
@@ -148,6 +152,13 @@ class VectorStore(Protocol):
 
     def set_payloads(self, updates: Mapping[str, Mapping[str, Any]]) -> None:
         """Merge the given payload fields into existing points, by id; vectors are untouched."""
+
+    def set_document_payload(self, document_id: str, payload: Mapping[str, Any]) -> None:
+        """Merge the given payload fields into every point of a document, in one operation (by filter): how an
+        access change reaches all of a document's chunks at once, with no re-embedding."""
+
+    def scan(self, batch: int = 1000) -> Iterator[tuple[str, dict[str, Any]]]:
+        """Every stored point (id, payload without the text), a page at a time: for the reconciler."""
 
     def set_sparse_vectors(self, vectors: Mapping[str, SparseVector], model: str) -> None:
         """Give existing points (by id) a new sparse vector made by encoder `model`; dense vectors are untouched.

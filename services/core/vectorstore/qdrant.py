@@ -4,14 +4,21 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager, nullcontext
 from typing import Any
 
 from qdrant_client import QdrantClient, models
 
 from services.core.errors import ConfigurationError
-from services.core.vectorstore.payload import INDEXED_FIELDS, SPARSE_VECTOR, SUMMARY_FIELDS, chunk_payload, scored_chunk
+from services.core.vectorstore.payload import (
+    INDEXED_FIELDS,
+    SEARCHABLE_STATE,
+    SPARSE_VECTOR,
+    SUMMARY_FIELDS,
+    chunk_payload,
+    scored_chunk,
+)
 from services.core.vectorstore.plan import RRF_K, RRF_WEIGHTS, Condition, MatchAny, Plan, plan
 from services.core.vectorstore.port import ChunkPoint, ScoredChunk, SearchQuery, SparseVector
 
@@ -60,6 +67,15 @@ class QdrantServerStore:
             if not self._local:  # local mode ignores payload indexes and warns about them
                 for name, kind in INDEXED_FIELDS.items():
                     self._client.create_payload_index(self.collection, name, _INDEX_TYPES[kind], wait=True)
+            # Points stored before staging existed were all searchable: they are live.
+            self._client.set_payload(
+                self.collection,
+                payload={"state": SEARCHABLE_STATE},
+                points=models.FilterSelector(
+                    filter=models.Filter(must=[models.IsEmptyCondition(is_empty=models.PayloadField(key="state"))])
+                ),
+                wait=True,
+            )
             self._exists = True
 
     def upsert(self, points: Sequence[ChunkPoint]) -> None:
@@ -132,6 +148,31 @@ class QdrantServerStore:
         ]
         with self._lock:
             self._client.batch_update_points(self.collection, operations, wait=True)
+
+    def set_document_payload(self, document_id: str, payload: Mapping[str, Any]) -> None:
+        """Merge payload fields into every point of a document, by filter, in one request."""
+        with self._lock:
+            if self._collection_exists():
+                self._client.set_payload(
+                    self.collection,
+                    payload=dict(payload),
+                    points=models.FilterSelector(filter=_document_filter(document_id)),
+                    wait=True,
+                )
+
+    def scan(self, batch: int = 1000) -> Iterator[tuple[str, dict[str, Any]]]:
+        """Every point (id, payload without the text), a page at a time."""
+        offset: Any = None
+        while True:
+            with self._lock:
+                if not self._collection_exists():
+                    return
+                records, offset = self._client.scroll(
+                    self.collection, limit=batch, offset=offset, with_payload=list(SUMMARY_FIELDS), with_vectors=False
+                )
+            yield from ((str(r.id), dict(r.payload or {})) for r in records)
+            if offset is None:
+                return
 
     def set_sparse_vectors(self, vectors: Mapping[str, SparseVector], model: str) -> None:
         """Replace the sparse vector of existing points, by id, in one request; dense vectors are untouched."""

@@ -63,10 +63,11 @@ def test_the_query_plan_carries_both_conditions_into_every_branch_and_the_idf_co
     planned = plan(query)
     assert planned is not None
     levels = MatchAny("classification", ("public", "internal"), or_missing=True)
-    assert planned.conditions[:2] == (MatchAny("groups", ("eng",)), levels)
-    assert planned.idf_corpus == planned.conditions[:2]
+    live = MatchAny("state", ("live",))  # a version still being ingested is found by no one
+    assert planned.conditions[:3] == (live, MatchAny("groups", ("eng",)), levels)
+    assert planned.idf_corpus == planned.conditions[:3]
     public_only = SearchQuery(limit=5, allowed_groups=["eng"], allowed_classifications=["public"], dense=[1.0])
-    assert plan(public_only).conditions[1].or_missing is False  # type: ignore[union-attr]
+    assert plan(public_only).conditions[2].or_missing is False  # type: ignore[union-attr]
     assert plan(SearchQuery(limit=5, allowed_groups=["eng"], allowed_classifications=[], dense=[1.0])) is None
 
 
