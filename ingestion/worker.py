@@ -19,6 +19,7 @@ from ingestion.preparation import Preparer
 from ingestion.tasks import register_tasks
 from services.core.jobs.outbox import OutboxSweeper
 from services.core.jobs.queue import INGEST_DOCUMENT, INGEST_QUEUE
+from services.core.jobs.reconcile import ReconcileLoop, Reconciler
 from services.core.runtime import Runtime
 from services.core.settings import Settings
 from services.core.vectorstore.maintenance import IndexOptimizer
@@ -62,7 +63,8 @@ def _worker_options(settings: Settings) -> dict[str, object]:
 
 
 class WorkerParts:
-    """What a worker runs beside Celery's consumer: the parsing helper, the outbox sweeper, the index optimizer.
+    """What a worker runs beside Celery's consumer: the parsing helper, the outbox sweeper, the index optimizer,
+    the reconciler.
 
     The first worker on a Celery app binds the ingestion tasks to its ingestor; a second worker on the same app
     (more consumers in one process) shares those tasks and so needs no parsing helper of its own."""
@@ -72,6 +74,8 @@ class WorkerParts:
         self._embedding_model = settings.embedding_model
         self._sweeper = OutboxSweeper(runtime.outbox, settings.ingest_sweep_interval_s)
         self._optimizer = IndexOptimizer(runtime.vector_store, settings.index_optimize_interval_s)
+        reconciler = Reconciler(sessions=runtime.sessions, vector_store=runtime.vector_store, outbox=runtime.outbox)
+        self._reconciler = ReconcileLoop(reconciler, settings.reconcile_interval_s)
         self._preparer: Preparer | None = None
         self._warm = False
         if INGEST_DOCUMENT not in runtime.celery.tasks:
@@ -94,10 +98,12 @@ class WorkerParts:
         self.warm()
         self._sweeper.start()
         self._optimizer.start()
+        self._reconciler.start()
 
     def stop(self) -> None:
         self._sweeper.stop()
         self._optimizer.stop()
+        self._reconciler.stop()
         if self._preparer is not None:
             self._preparer.close()
 

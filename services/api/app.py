@@ -26,6 +26,7 @@ from services.api.documents.router import router as documents_router
 from services.api.errors import install_error_handlers
 from services.api.groups.router import router as groups_router
 from services.api.health.router import router as health_router
+from services.api.index.router import router as index_router
 from services.api.jobs.router import router as jobs_router
 from services.api.limits import BodySizeLimit
 from services.api.metrics import MetricsMiddleware
@@ -136,6 +137,7 @@ def create_app(settings: Settings | None = None, *, background: Sequence[Backgro
         health_router,
         documents_router,
         jobs_router,
+        index_router,
         search_router,
         chat_router,
         unanswered_router,

@@ -91,5 +91,13 @@ class StewardClient:
                 elif line.startswith("data:"):
                     yield event, json.loads(line.removeprefix("data:").strip())
 
+    def index_drift(self, repair: bool = False) -> dict[str, Any]:
+        """Where the vector index disagrees with the database; with `repair`, after putting it right."""
+        if repair:
+            result: dict[str, Any] = self._check(self._http.post("/v1/admin/index/repair"))
+        else:
+            result = self._check(self._http.get("/v1/admin/index/drift"))
+        return result
+
     def close(self) -> None:
         self._http.close()

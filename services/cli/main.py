@@ -13,6 +13,7 @@ import click
 from services.cli.audit_commands import audit
 from services.cli.client import ApiError
 from services.cli.context import DEFAULT_URL, client_for, load_settings
+from services.cli.doctor_command import doctor
 from services.cli.jobs_commands import jobs
 from services.cli.llm_commands import llm
 from services.cli.policy_commands import policy
@@ -99,6 +100,7 @@ cli.add_command(llm)
 cli.add_command(audit)
 cli.add_command(policy)
 cli.add_command(jobs)
+cli.add_command(doctor)
 
 
 @cli.command()

@@ -130,6 +130,9 @@ class Settings(BaseSettings):
     # Follow-up questions: auto (LLM when the model server is up and idle, else concat), llm, concat or off.
     rewrite_mode: Literal["auto", "off", "concat", "llm"] = "auto"
     rewrite_timeout_s: float = Field(default=4.0, gt=0)
+    # How often a worker compares the vector index with the database and repairs drift (services/core/jobs/
+    # reconcile.py): orphans of deleted documents, access other than the row's, leftovers of dead ingestions.
+    reconcile_interval_s: float = Field(default=300.0, gt=0)
     # How often a worker builds pending vector indexes (Qdrant Edge has no optimizer thread of its own).
     index_optimize_interval_s: float = Field(default=60.0, gt=0)
 

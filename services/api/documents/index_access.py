@@ -9,25 +9,17 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from sqlalchemy import update
 from sqlalchemy.orm import Session
 
 from services.core.access.index import Access
+from services.core.db.locks import lock_document
 from services.core.db.models import Document
 from services.core.vectorstore import VectorStore
 
 
 def lock(session: Session, document: Document) -> None:
-    """Take the document row's lock for the rest of the transaction, and see its latest state.
-
-    A write first, on purpose: the row lock on PostgreSQL, the writer lock on SQLite (where FOR UPDATE does
-    nothing); ingestion takes the same lock before making a version live (ingestion/lease.hold)."""
-    session.execute(
-        update(Document)
-        .where(Document.id == document.id)
-        .values(version=Document.version)
-        .execution_options(synchronize_session=False)
-    )
+    """Take the document row's lock for the rest of the transaction, and see its latest state."""
+    lock_document(session, document.id)
     session.refresh(document)
 
 

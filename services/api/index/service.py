@@ -1,0 +1,35 @@
+"""The index consistency check and repair, for admins (the worker also repairs periodically)."""
+
+from __future__ import annotations
+
+from sqlalchemy.orm import Session, sessionmaker
+
+from services.core import audit
+from services.core.access.principals import Caller
+from services.core.db.session import session_scope
+from services.core.jobs.outbox import Outbox
+from services.core.jobs.reconcile import DriftReport, Reconciler
+from services.core.vectorstore import VectorStore
+
+
+def check(
+    *,
+    sessions: sessionmaker[Session],
+    vector_store: VectorStore,
+    outbox: Outbox,
+    principal: Caller,
+    repair: bool,
+) -> DriftReport:
+    """Compare the index with the database; with `repair`, put right what disagrees (audited)."""
+    principal.require_role("admin")
+    report = Reconciler(sessions=sessions, vector_store=vector_store, outbox=outbox).run(repair=repair)
+    if repair:
+        with session_scope(sessions) as session:
+            audit.admin_action(
+                session,
+                principal.id,
+                "index.repair",
+                f"repaired the vector index: {report.drift} disagreements",
+                details=report.as_dict(),
+            )
+    return report
