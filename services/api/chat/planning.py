@@ -100,7 +100,7 @@ class Planner:
         """The conversation, its history, and the input rules (deny-topic, prompt injection, quota room)."""
         with session_scope(self._sessions) as session:
             conversation_id = self._recorder.open_conversation(session, caller, request.conversation_id)
-            history = self._recorder.history(session, conversation_id)
+            history = self._recorder.history(session, conversation_id, caller)
             plan = ChatPlan(conversation_id, caller, request.question)
             screened = engine.screen_input(request.question, caller)  # prompt-injection rules
             denied = next((d for d in screened if d.decision == "deny"), None)

@@ -12,7 +12,7 @@ from services.api.chat.plan import Answer, ChatPlan
 from services.api.metrics import CHAT_REQUESTS, POLICY_DECISIONS, UNANSWERED_QUESTIONS
 from services.core import audit
 from services.core.access.principals import Caller
-from services.core.db.models import Conversation, Message, UnansweredQuestion
+from services.core.db.models import Conversation, Document, Message, UnansweredQuestion
 from services.core.db.session import session_scope
 from services.core.errors import ConversationNotFound
 from services.core.llm.budget import TokenCounter
@@ -55,14 +55,32 @@ class Recorder:
             raise ConversationNotFound(f"no conversation {conversation_id}")
         return found.id
 
-    def history(self, session: Session, conversation_id: str) -> list[Turn]:
-        rows = session.scalars(
-            select(Message)
-            .where(Message.conversation_id == conversation_id)
-            .order_by(Message.created_at.desc())
-            .limit(HISTORY_TURNS)
+    def history(self, session: Session, conversation_id: str, caller: Caller) -> list[Turn]:
+        """The conversation's last turns, as the caller may read them now: an answer that cited a document the
+        caller can no longer read (access narrowed, document deleted) is left out, so a follow-up can never
+        bring its text back into a prompt."""
+        rows = list(
+            session.scalars(
+                select(Message)
+                .where(Message.conversation_id == conversation_id)
+                .order_by(Message.created_at.desc())
+                .limit(HISTORY_TURNS)
+            )
         )
-        return [Turn(m.role, m.content) for m in reversed(list(rows))]
+        cited = {c.get("document_id") for m in rows for c in (m.citations or []) if isinstance(c, dict)}
+        scope = caller.read_scope
+        readable = {
+            d.id
+            for d in session.scalars(select(Document).where(Document.id.in_(cited)))
+            if scope.allows(d.groups, d.classification)
+        }
+        kept = [
+            m
+            for m in rows
+            if m.role != "assistant"
+            or all(c.get("document_id") in readable for c in (m.citations or []) if isinstance(c, dict))
+        ]
+        return [Turn(m.role, m.content) for m in reversed(kept)]
 
     def decision(self, session: Session, plan: ChatPlan, decision: PolicyDecision, **extra: Any) -> None:
         """One policy decision on the record, in `session`'s transaction."""

@@ -276,3 +276,32 @@ def test_a_document_deleted_during_ingestion_leaves_nothing_searchable(
         time.sleep(0.05)
     assert runtime.vector_store.count(document["id"]) == 0
     assert not finds(api, ADMIN_KEY, canary, document["id"])
+
+
+def test_a_follow_up_never_brings_back_a_document_the_caller_lost(embedded_api: ClientFactory) -> None:
+    """The model here repeats its whole prompt (the worst a model can do): whatever history reached the prompt
+    shows in the answer. After the reader loses the document, their follow-up in the same conversation must not
+    carry the earlier answer (which quoted it) into the prompt."""
+    api = embedded_api(grounding_action="off")
+
+    async def parrot(prompt: Any, usage: Any = None) -> Any:
+        yield " ".join(message["content"] for message in prompt.messages)
+
+    api.app.state.llm.gateway.stream = parrot  # type: ignore[attr-defined]
+    canary = new_canary()
+    reader = issue_key(api, "ada", "user", ["everyone"])
+    document = wait_settled(api, ADMIN_KEY, put(api, memo(canary), "history-plan", "everyone")["id"])
+    # Something the reader keeps reading, so the follow-up is answered by the model (with its history).
+    policy = make_markdown("Codeword Policy", [("Codewords", "Every merger codeword is announced to staff by email.")])
+    wait_settled(api, ADMIN_KEY, put(api, policy, "codeword-policy", "everyone", filename="policy.md")["id"])
+    first = api.post("/v1/chat", json={"question": "What is the secret merger codeword?"}, headers=auth(reader))
+    assert first.status_code == 200 and canary in first.json()["answer"]  # the reader had it, legitimately
+    conversation = first.json()["conversation_id"]
+
+    narrowed = api.patch(f"/v1/documents/{document['id']}", json={"groups": ["hr"]}, headers=auth(ADMIN_KEY))
+    assert narrowed.status_code == 200
+    for stream in (False, True):
+        question = {"question": "And how is the merger codeword announced?", "conversation_id": conversation}
+        follow_up = api.post("/v1/chat", json={**question, "stream": stream}, headers=auth(reader))
+        assert follow_up.status_code == 200 and "announced to staff by email" in follow_up.text  # the model ran
+        assert canary not in follow_up.text and document["id"] not in follow_up.text
