@@ -11,7 +11,7 @@ export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 export TOKENIZERS_PARALLELISM := false
 
-.PHONY: install system-deps model run test lint typecheck pytest bench bench-ingest bench-retrieval bench-fusion eval clean
+.PHONY: install system-deps model run test lint typecheck pytest bench bench-ingest bench-retrieval bench-fusion bench-injection train-injection bench-security bench-gateway bench-grounding eval clean
 
 install: $(STAMP)
 
@@ -59,6 +59,27 @@ bench-retrieval: install
 # How much any fusion of the dense and BM25 rankings can give on the eval set (reuses `make eval`'s corpus).
 bench-fusion: install
 	$(BIN)/python bench/fusion.py
+
+# Prompt-injection detection on held-out attack sources (questions and documents), model vs heuristics.
+bench-injection: install
+	$(BIN)/python bench/injection.py
+
+# Injection and PII on held-out sets, the ACL leak probes, search throughput with the audit log.
+bench-security: install
+	$(BIN)/python bench/security.py
+
+# Trains the injection model (services/core/policy/injection_weights.npz + injection_model.json): downloads the
+# corpora wheels into ~/.cache/steward/injection-corpora, splits by source, tunes thresholds, prints held-out figures.
+train-injection: install
+	$(BIN)/python bench/train_injection.py
+
+# Steward's requests replayed straight to vLLM in the same run: throughput ratios, TTFT overhead, prefix-cache hits.
+bench-gateway: model
+	$(BIN)/python bench/llm_gateway.py
+
+# The grounding check on every eval question's raw answer, against a reference judgement from the gold documents.
+bench-grounding: model
+	$(BIN)/python bench/grounding.py
 
 # Retrieval/refusal evaluation on the bundled question set; the ingested corpus is cached in ~/.cache/steward/eval.
 eval: install

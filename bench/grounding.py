@@ -119,7 +119,11 @@ def judge(rows: list[dict[str, Any]], min_similarity: float, min_overlap: float)
         gold = " ".join((CORPUS / source).read_text(encoding="utf-8", errors="replace") for source in row["relevant"])
         gold_words, gold_numbers = content_words(gold), numbers(gold)
         grounder = Grounder(
-            {c["source"]: c["text"] for c in row["citations"]}, embedder.embed, min_similarity, min_overlap
+            {c["source"]: c["text"] for c in row["citations"]},
+            embedder.embed,
+            min_similarity,
+            min_overlap,
+            question=row["question"],
         )
         for sentence in split_sentences(row["answer"]):
             verdict = grounder.check_sentence(sentence)
@@ -136,13 +140,14 @@ def judge(rows: list[dict[str, Any]], min_similarity: float, min_overlap: float)
 
 
 def passes(verdict: SentenceVerdict, min_similarity: float, min_overlap: float) -> bool:
-    """The check's rule at other thresholds (numbers_ok is false without sources)."""
+    """The check's rule at other thresholds (numbers_ok is false without sources). The terse-answer rule does
+    not depend on them, so a sentence it vouched for passes at every point of the sweep."""
     v = verdict
-    return grounding_rule(v.similarity, v.overlap, v.words, v.numbers_ok, min_similarity, min_overlap)
+    return v.terse or grounding_rule(v.similarity, v.overlap, v.words, v.numbers_ok, min_similarity, min_overlap)
 
 
 def outcome(claims: list[Judged], min_similarity: float, min_overlap: float) -> tuple[int, int]:
-    """(unsupported sentences still reaching users, truly supported sentences removed) under `remove`."""
+    """(unsupported sentences still reaching users, truly supported sentences removed) under `hold`."""
     after = removed = 0
     for j in claims:
         kept = passes(j.verdict, min_similarity, min_overlap)
@@ -159,7 +164,7 @@ def score(answers_path: Path) -> None:
     judged, invalid = judge(rows, settings.grounding_min_similarity, settings.grounding_min_overlap)
     claims = [j for j in judged if not j.abstention]
     after, removed = outcome(claims, settings.grounding_min_similarity, settings.grounding_min_overlap)
-    # An answer falls back to "I don't know" when none of its sentences passes.
+    # An answer falls back (extractive under annotate and hold) when none of its sentences passes.
     fell_back = sum(
         1
         for qid in {j.question_id for j in judged}
@@ -178,6 +183,10 @@ def score(answers_path: Path) -> None:
     print(f"supported_removed={removed}")
     print(f"answers_fell_back={fell_back}")
     print(f"invalid_citations={invalid}")
+    # The terse-answer rule's share: its thresholds were set by judgement, not on this set.
+    terse = [j for j in claims if j.verdict.terse]
+    print(f"terse_supported={len(terse)}")
+    print(f"terse_supported_truly={sum(j.truly_supported for j in terse)}")
     sweep = sorted(
         ((*outcome(claims, s, o), s, o) for s in SIMILARITIES for o in OVERLAPS),
         key=lambda r: (2 * r[0] + r[1], r[0]),  # an invented sentence shown costs twice a true one removed

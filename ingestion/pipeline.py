@@ -8,7 +8,7 @@ duplicated run rewrites the same ids, and whatever an interrupted run stored is 
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -17,11 +17,11 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from ingestion import lease
 from ingestion.chunk_plan import PlannedChunk, chunk_payload, chunk_row, created_at, differs, plan
-from services.core.access.index import index_payload
 from ingestion.lease import Claim, LeaseLost, Leases, NotClaimed
 from ingestion.parsers import ParseLimits
 from ingestion.preparation import PreparationRequest, Preparer
 from ingestion.redaction import redact_chunks
+from services.core.access.index import index_payload
 from services.core.db.models import Chunk, Document, utcnow
 from services.core.db.session import session_scope
 from services.core.embedding.batcher import EmbeddingBatcher
@@ -37,6 +37,11 @@ log = logging.getLogger(__name__)
 EMBED_SLICE = 64
 # Where each stage starts on the progress bar (embedding fills the span up to indexing).
 PROGRESS = {"parsing": 2, "chunking": 10, "embedding": 15, "indexing": 92}
+
+
+# The ingestion-time injection scan (services/core/policy/screening.InjectionScanner): chunk texts and their
+# vectors in, (score, most suspicious window) out.
+ScanInjection = Callable[[Sequence[str], Sequence[Sequence[float]]], Sequence[tuple[float | None, str]]]
 
 
 @dataclass(frozen=True)
@@ -72,6 +77,7 @@ class Ingestor:
         pii: PiiGuard,
         preparer: Preparer,
         config: IngestConfig,
+        scan_injection: ScanInjection | None = None,
     ) -> None:
         self._sessions = sessions
         self._leases = leases
@@ -82,6 +88,7 @@ class Ingestor:
         self._pii = pii
         self._preparer = preparer
         self._config = config
+        self._scan = scan_injection
 
     def ingest(self, document_id: str, owner: str) -> Outcome:
         """Ingest the document's current version. Input problems fail it for good; other errors raise."""
@@ -181,6 +188,8 @@ class Ingestor:
         for start in range(0, len(fresh), EMBED_SLICE):
             batch = fresh[start : start + EMBED_SLICE]
             vectors = self._batcher.embed([p.text for p in batch])
+            # Scanned for prompt injection as the model will read it: the chunk's text, with its own vector.
+            scans = self._scan([p.chunk.text for p in batch], vectors) if self._scan else [(None, "")] * len(batch)
             self._store.upsert(
                 [
                     ChunkPoint(
@@ -203,8 +212,10 @@ class Ingestor:
                         classification=claim.classification,
                         # Found by no search until the version is ready (see _finish).
                         state="staged",
+                        injection_score=score,
+                        injection_window=window,
                     )
-                    for p, vector in zip(batch, vectors, strict=True)
+                    for p, vector, (score, window) in zip(batch, vectors, scans, strict=True)
                 ]
             )
             done = start + len(batch)

@@ -38,6 +38,7 @@ def build_ingestor(runtime: Runtime, preparer: Preparer) -> Ingestor:
         sparse_encoder=runtime.sparse_encoder,
         pii=runtime.pii,
         preparer=preparer,
+        scan_injection=runtime.injection_scanner,
         config=IngestConfig(
             limits=ParseLimits(
                 max_pdf_pages=settings.max_pdf_pages, max_spreadsheet_cells=settings.max_spreadsheet_cells

@@ -23,11 +23,12 @@ from services.api.chat.planning import Planner, PlanningConfig
 from services.api.chat.recording import Recorder
 from services.api.chat.router import router as chat_router
 from services.api.documents.router import router as documents_router
-from services.api.errors import install_error_handlers
+from services.api.errors import ERROR_RESPONSES, install_error_handlers
 from services.api.groups.router import router as groups_router
 from services.api.health.router import router as health_router
 from services.api.index.router import router as index_router
 from services.api.jobs.router import router as jobs_router
+from services.api.keys.router import router as keys_router
 from services.api.limits import BodySizeLimit
 from services.api.metrics import MetricsMiddleware
 from services.api.policies.router import router as policies_router
@@ -118,7 +119,7 @@ def create_app(settings: Settings | None = None, *, background: Sequence[Backgro
             service.start()
         llm = await run_in_threadpool(LLMStack.build, settings, _tokenizer_path(settings))
         llm.start()
-        rewriter = FollowUpRewriter(llm, settings.rewrite_timeout_s)
+        rewriter = FollowUpRewriter(llm, settings.rewrite_timeout_s, runtime.quotas, settings.rewrite_mode)
         app.state.runtime, app.state.llm, app.state.rewriter = runtime, llm, rewriter
         app.state.chat = build_chat(runtime, llm, rewriter)
         try:
@@ -129,7 +130,9 @@ def create_app(settings: Settings | None = None, *, background: Sequence[Backgro
                 await run_in_threadpool(service.stop)
             runtime.close()
 
-    app = FastAPI(title="Steward", version="0.1.0", description=DESCRIPTION, lifespan=lifespan)
+    app = FastAPI(
+        title="Steward", version="0.1.0", description=DESCRIPTION, lifespan=lifespan, responses=ERROR_RESPONSES
+    )
     install_error_handlers(app)
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_upload_bytes + 64 * 1024)
     app.add_middleware(MetricsMiddleware)
@@ -138,6 +141,7 @@ def create_app(settings: Settings | None = None, *, background: Sequence[Backgro
         documents_router,
         jobs_router,
         index_router,
+        keys_router,
         search_router,
         chat_router,
         unanswered_router,

@@ -5,24 +5,28 @@ sessions, stores and services, never the runtime itself."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Annotated
 
 from fastapi import Depends, Request
 from sqlalchemy.orm import Session, sessionmaker
 
-from services.core.access.principals import Caller, authenticate
+from services.core.access.keys import authenticate
+from services.core.access.principals import Caller
+from services.core.audit.writer import AuditWriter
 from services.core.db.session import session_scope
+from services.core.errors import NotAuthenticated
 from services.core.jobs.blobs import BlobStore
 from services.core.jobs.outbox import Outbox
 from services.core.llm.stack import LLMStack
 from services.core.pii import PiiGuard
 from services.core.policy import ReloadablePolicies
+from services.core.policy.screening import InjectionScanner
 from services.core.quota import QuotaService
 from services.core.retrieval.rewrite import FollowUpRewriter
 from services.core.retrieval.search import Retriever
 from services.core.runtime import Runtime
-from services.core.settings import Settings
+from services.core.settings import PLACEHOLDER_ADMIN_KEY, Settings
 from services.core.vectorstore import VectorStore
 
 
@@ -41,17 +45,33 @@ def get_session(runtime: RuntimeDep) -> Iterator[Session]:
 
 
 def get_caller(request: Request, runtime: RuntimeDep) -> Caller:
-    header = request.headers.get("authorization", "")
-    scheme, _, key = header.partition(" ")
-    with runtime.sessions() as session, session.begin():
-        caller = authenticate(
-            session,
-            key.strip() if scheme.lower() == "bearer" else None,
-            runtime.settings.admin_api_key.get_secret_value(),
-        )
+    """Who the request acts as. A client that sent too many invalid keys is refused before its key is read."""
+    settings = runtime.settings
+    client = request.client.host if request.client else None
+    runtime.auth_throttle.check(client or "unknown")
+    scheme, _, presented = request.headers.get("authorization", "").partition(" ")
+    key = presented.strip() if scheme.lower() == "bearer" else None
+    admin_key: str | None = settings.admin_api_key.get_secret_value()
+    if admin_key == PLACEHOLDER_ADMIN_KEY and not settings.placeholder_admin_key_usable(client):
+        admin_key = None  # the published placeholder is only this machine's, in dev: to anyone else it is wrong
+    try:
+        with runtime.sessions() as session, session.begin():
+            caller = authenticate(session, key, admin_key)
+    except NotAuthenticated:
+        if key:
+            runtime.auth_throttle.failed(client or "unknown")
+        raise
     # The embeddable widget's site, for quotas per origin.
     origin = request.headers.get("origin")
     return caller.with_origin(origin) if origin else caller
+
+
+def _scoped(scope: str) -> Callable[[Caller], Caller]:
+    def require(caller: Annotated[Caller, Depends(get_caller)]) -> Caller:
+        caller.require_scope(scope)
+        return caller
+
+    return require
 
 
 def get_llm(request: Request) -> LLMStack:
@@ -100,8 +120,21 @@ def _pii(runtime: RuntimeDep) -> PiiGuard:
     return runtime.pii
 
 
+def _injection_scanner(runtime: RuntimeDep) -> InjectionScanner | None:
+    return runtime.injection_scanner
+
+
+def _audit_writer(runtime: RuntimeDep) -> AuditWriter:
+    return runtime.audit_writer
+
+
 SessionDep = Annotated[Session, Depends(get_session)]
 CurrentCaller = Annotated[Caller, Depends(get_caller)]
+# The caller, if their key has the scope the route needs (services/core/access/keys.py): 403 otherwise.
+SearchCaller = Annotated[Caller, Depends(_scoped("search"))]
+ChatCaller = Annotated[Caller, Depends(_scoped("chat"))]
+IngestCaller = Annotated[Caller, Depends(_scoped("ingest"))]
+AdminCaller = Annotated[Caller, Depends(_scoped("admin"))]
 SessionsDep = Annotated[sessionmaker[Session], Depends(_sessions)]
 SettingsDep = Annotated[Settings, Depends(_settings)]
 BlobsDep = Annotated[BlobStore, Depends(_blobs)]
@@ -111,5 +144,7 @@ RetrieverDep = Annotated[Retriever, Depends(_retriever)]
 PoliciesDep = Annotated[ReloadablePolicies, Depends(_policies)]
 QuotasDep = Annotated[QuotaService, Depends(_quotas)]
 PiiDep = Annotated[PiiGuard, Depends(_pii)]
+InjectionScannerDep = Annotated[InjectionScanner | None, Depends(_injection_scanner)]
+AuditWriterDep = Annotated[AuditWriter, Depends(_audit_writer)]
 LLMDep = Annotated[LLMStack, Depends(get_llm)]
 RewriterDep = Annotated[FollowUpRewriter, Depends(get_rewriter)]

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import logging
+from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from pydantic import BaseModel, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from services.core import errors
@@ -21,6 +23,8 @@ STATUS_BY_ERROR: dict[type[errors.StewardError], int] = {
     errors.PrincipalNotFound: 404,
     errors.GroupNotFound: 404,
     errors.MembershipNotFound: 404,
+    errors.KeyNotFound: 404,
+    errors.TooManyFailedLogins: 429,
     errors.Conflict: 409,
     errors.PayloadTooLarge: 413,
     errors.UnsupportedFormat: 415,
@@ -36,6 +40,31 @@ STATUS_BY_ERROR: dict[type[errors.StewardError], int] = {
     errors.QuotaUnavailable: 503,
     errors.ConfigurationError: 500,
     errors.AuditChainBroken: 500,
+}
+
+
+class ErrorDetail(BaseModel):
+    code: str = Field(description="stable and machine-readable, e.g. invalid_request, document_not_found")
+    message: str = Field(description="for people: what went wrong and, where it helps, what to do")
+
+
+class ErrorResponse(BaseModel):
+    """Every error Steward answers with, whatever its status."""
+
+    error: ErrorDetail
+
+
+# Declared on every route (services/api/app.py), in place of FastAPI's default 422 schema, which this API's
+# validation errors do not use.
+ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
+    status: {"model": ErrorResponse, "description": description}
+    for status, description in (
+        (401, "no key, or an invalid, revoked or expired one"),
+        (403, "the key's role or scopes do not allow this"),
+        (404, "not found, or not readable by this caller"),
+        (422, "invalid input: the message names the field and the problem"),
+        (429, "a quota, a failed-authentication limit or load shedding: Retry-After says when to come back"),
+    )
 }
 
 
@@ -59,7 +88,8 @@ async def _steward_error(_request: Request, exc: Exception) -> JSONResponse:
         | errors.QueueUnavailable
         | errors.Overloaded
         | errors.QuotaExceeded
-        | errors.QuotaUnavailable,
+        | errors.QuotaUnavailable
+        | errors.TooManyFailedLogins,
     ):
         headers["Retry-After"] = str(exc.retry_after_s)
     if isinstance(exc, errors.QuotaExceeded):

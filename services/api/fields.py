@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
+from fastapi import Query
 from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field, model_validator
 
 from services.core.llm.prompt import Turn
@@ -15,6 +16,12 @@ def _not_blank(text: str) -> str:
         raise ValueError("must not be blank")
     return text.strip()
 
+
+# Paging of every listing. Bounded, so no number reaches the database that it cannot hold (an offset of 10^26
+# once answered 500 on SQLite); no listing is longer than a million rows deep anyway.
+MAX_OFFSET = 1_000_000
+Limit = Annotated[int, Query(ge=1, le=500, description="how many to return (1-500)")]
+Offset = Annotated[int, Query(ge=0, le=MAX_OFFSET, description="how many to skip (0-1,000,000)")]
 
 # A question or query: 1-4000 characters, not only whitespace, stripped.
 QueryText = Annotated[str, Field(min_length=1, max_length=4000), AfterValidator(_not_blank)]

@@ -6,36 +6,13 @@ Their own actions are recorded in the chain with no principal (the local operato
 from __future__ import annotations
 
 import sys
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import click
-from sqlalchemy.orm import Session
 
-from services.cli.context import load_settings
+from services.cli.context import database_session, load_settings
 from services.core.audit.export import EXPORT_FORMATS
-from services.core.errors import StewardError
-from services.core.settings import Settings
-
-
-@contextmanager
-def _session(settings: Settings) -> Iterator[Session]:
-    """A unit of work on the configured database, brought to the newest schema first; domain errors become
-    clean CLI errors (exit 1)."""
-    from services.core.db import migrate as migrations
-    from services.core.db.session import make_engine, make_session_factory, session_scope
-
-    engine = make_engine(settings.database_url)
-    try:
-        migrations.upgrade(engine)
-        with session_scope(make_session_factory(engine)) as session:
-            yield session
-    except StewardError as exc:
-        raise click.ClickException(exc.message) from exc
-    finally:
-        engine.dispose()
 
 
 @click.group()
@@ -48,7 +25,7 @@ def verify() -> None:
     """Walk the hash chain; exit 1 naming the first modified, deleted or foreign row."""
     from services.core.audit.chain import verify as verify_chain
 
-    with _session(load_settings()) as session:
+    with database_session(load_settings()) as session:
         result = verify_chain(session)
     click.echo(result.summary())
     if not result.ok:
@@ -66,7 +43,7 @@ def export(fmt: str, since: datetime | None, until: datetime | None, out: Path |
     from services.core.audit.export import export as export_rows
 
     settings = load_settings()
-    with _session(settings) as session:
+    with database_session(settings) as session:
         audit_log.record(
             session,
             action="audit.export",
@@ -79,7 +56,7 @@ def export(fmt: str, since: datetime | None, until: datetime | None, out: Path |
                 "until": until.isoformat() if until else None,
             },
         )
-    with _session(settings) as session:
+    with database_session(settings) as session:
         lines = export_rows(session, fmt, since, until)  # type: ignore[arg-type]
         if out is None:
             for line in lines:
@@ -110,7 +87,7 @@ def purge(older_than_days: int | None) -> None:
         click.echo("audit retention is 0 (keep forever): nothing purged")
         return
     before = datetime.now(UTC) - timedelta(days=days)
-    with _session(settings) as session:
+    with database_session(settings) as session:
         result = purge_chain(session, before)
     if result.removed == 0:
         click.echo(f"no audit rows older than {days} days ({before.isoformat(timespec='seconds')})")
@@ -123,12 +100,13 @@ def purge(older_than_days: int | None) -> None:
 
 @audit.command("erase")
 @click.argument("principal_id")
-def erase(principal_id: str) -> None:
+@click.option("--reason", required=True, help="Why (a data-subject request, say): recorded with the erasure.")
+def erase(principal_id: str, reason: str) -> None:
     """Delete PRINCIPAL_ID's conversations and unanswered questions and blank their audit payloads."""
     from services.core.audit.erasure import erase_principal
 
-    with _session(load_settings()) as session:
-        result = erase_principal(session, principal_id)
+    with database_session(load_settings()) as session:
+        result = erase_principal(session, principal_id, actor_id=None, reason=reason)
     click.echo(
         f"erased principal {principal_id}: {result.conversations} conversations, {result.messages} messages, "
         f"{result.unanswered_questions} unanswered questions deleted; {result.audit_rows} audit payloads blanked "

@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 import click
+from sqlalchemy.orm import Session
 
 from services.cli.client import StewardClient
+from services.core.errors import StewardError
 from services.core.settings import Settings
 
 DEFAULT_URL = "http://127.0.0.1:8000"
@@ -24,3 +28,21 @@ def client_for(url: str | None, api_key: str | None) -> StewardClient:
     """A client for the server at `url` ($STEWARD_URL), with `api_key` ($STEWARD_API_KEY, else the admin key)."""
     key = api_key or os.environ.get("STEWARD_API_KEY") or load_settings().admin_api_key.get_secret_value()
     return StewardClient(url or os.environ.get("STEWARD_URL", DEFAULT_URL), key)
+
+
+@contextmanager
+def database_session(settings: Settings) -> Iterator[Session]:
+    """A unit of work on the configured database, brought to the newest schema first; domain errors become
+    clean CLI errors (exit 1)."""
+    from services.core.db import migrate as migrations
+    from services.core.db.session import make_engine, make_session_factory, session_scope
+
+    engine = make_engine(settings.database_url)
+    try:
+        migrations.upgrade(engine)
+        with session_scope(make_session_factory(engine)) as session:
+            yield session
+    except StewardError as exc:
+        raise click.ClickException(exc.message) from exc
+    finally:
+        engine.dispose()

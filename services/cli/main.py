@@ -15,6 +15,7 @@ from services.cli.client import ApiError
 from services.cli.context import DEFAULT_URL, client_for, load_settings
 from services.cli.doctor_command import doctor
 from services.cli.jobs_commands import jobs
+from services.cli.keys_commands import keys
 from services.cli.llm_commands import llm
 from services.cli.policy_commands import policy
 
@@ -101,6 +102,7 @@ cli.add_command(audit)
 cli.add_command(policy)
 cli.add_command(jobs)
 cli.add_command(doctor)
+cli.add_command(keys)
 
 
 @cli.command()
@@ -121,30 +123,6 @@ def migrate() -> None:
     engine = make_engine(settings.database_url)
     migrations.upgrade(engine)
     click.echo(f"database at head: {engine.url.render_as_string(hide_password=True)}")
-
-
-@cli.group()
-def keys() -> None:
-    """Manage API keys."""
-
-
-@keys.command("create")
-@click.argument("name")
-@click.option("--role", type=click.Choice(["admin", "user", "app"]), default="user", show_default=True)
-@click.option("--groups", default="", help="Comma-separated groups the principal reads as.")
-def keys_create(name: str, role: str, groups: str) -> None:
-    """Issue a new API key for principal NAME (created if new); the key is printed once."""
-    from services.core.access.principals import create_key
-    from services.core.db import migrate as migrations
-    from services.core.db.session import make_engine, make_session_factory, session_scope
-
-    settings = load_settings()
-    engine = make_engine(settings.database_url)
-    migrations.upgrade(engine)
-    with session_scope(make_session_factory(engine)) as session:
-        principal, key = create_key(session, name, role, groups.split(","))
-    click.echo(f"principal: {principal.name} role={principal.role} groups={','.join(principal.groups)}", err=True)
-    click.echo(key)
 
 
 @cli.group()
@@ -238,7 +216,7 @@ def eval_command(
 @click.option("--url", default=None)
 @click.option("--api-key", default=None)
 def ask(question: str, conversation: str | None, stream: bool, url: str | None, api_key: str | None) -> None:
-    """Ask a question; prints the answer and its sources."""
+    """Ask a question; prints the answer as it is written, then what the sources do not support, and the sources."""
     client = client_for(url, api_key)
     try:
         if stream:
@@ -256,7 +234,20 @@ def ask(question: str, conversation: str | None, stream: bool, url: str | None, 
             click.echo(result["answer"])
     except (ApiError, OSError) as exc:
         raise click.ClickException(str(exc)) from exc
+    show_verdicts(result or {})
     for citation in (result or {}).get("citations", []):
-        click.echo(f"[{citation['source']}] {citation['title']} ({citation['document_id']})", err=True)
+        places = "; ".join(", ".join(f"{k} {v}" for k, v in place.items()) for place in citation.get("locations", []))
+        click.echo(f"[{citation['source']}] {citation['title']}" + (f" ({places})" if places else ""), err=True)
     if result:
         click.echo(f"conversation: {result['conversation_id']}", err=True)
+
+
+def show_verdicts(result: dict[str, object]) -> None:
+    """Unsupported sentences, struck through in the terminal with the reason; an extractive answer said so."""
+    sentences = result.get("sentences") or []
+    for sentence in sentences if isinstance(sentences, list) else []:
+        if isinstance(sentence, dict) and not sentence.get("supported") and sentence.get("shown"):
+            struck = click.style(str(sentence["text"]), strikethrough=True, fg="red")
+            click.echo(f"⚠ not supported by the sources: {struck} ({sentence.get('reason')})", err=True)
+    if result.get("mode") == "extractive":
+        click.echo("(quoted from the documents: no generated sentence could be checked against them)", err=True)

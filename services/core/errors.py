@@ -41,6 +41,20 @@ class MembershipNotFound(StewardError):
     code = "membership_not_found"
 
 
+class KeyNotFound(StewardError):
+    code = "key_not_found"
+
+
+class TooManyFailedLogins(StewardError):
+    """A client sent too many invalid keys; it is refused without a look at its key until `retry_after_s`."""
+
+    code = "too_many_failed_authentications"
+
+    def __init__(self, message: str, retry_after_s: int) -> None:
+        super().__init__(message)
+        self.retry_after_s = retry_after_s
+
+
 class AuditChainBroken(StewardError):
     """The audit hash chain does not verify (or its head is gone); nothing that would hide that may proceed."""
 

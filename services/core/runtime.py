@@ -14,6 +14,7 @@ from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from services.core.access.principals import ensure_bootstrap_admin
+from services.core.audit.writer import AuditWriter
 from services.core.db import migrate
 from services.core.db.session import make_engine, make_session_factory, session_scope
 from services.core.embedding.batcher import EmbeddingBatcher
@@ -24,7 +25,10 @@ from services.core.jobs.outbox import Outbox
 from services.core.jobs.queue import make_celery
 from services.core.pii import PiiGuard
 from services.core.policy import ReloadablePolicies
+from services.core.policy.injection_model import InjectionModel
+from services.core.policy.screening import InjectionScanner, ModelScreen
 from services.core.quota import QuotaService, build_quota_service
+from services.core.quota.throttle import FailedAuthThrottle
 from services.core.retrieval.search import RetrievalConfig, Retriever
 from services.core.settings import Settings
 from services.core.vectorstore import VectorStore, build_vector_store
@@ -54,6 +58,12 @@ class Runtime:
     quotas: QuotaService
     # Personal-data redaction as the settings ask; spaCy is loaded on first use only.
     pii: PiiGuard
+    # Invalid keys counted per client in the quota counters; too many and the client is refused for a while.
+    auth_throttle: FailedAuthThrottle
+    # Appends audit events of many requests in one transaction (group commit); searches use it.
+    audit_writer: AuditWriter
+    # Scores each chunk for prompt injection at ingestion (None when the setting turns it off).
+    injection_scanner: InjectionScanner | None
 
     @classmethod
     def build(cls, settings: Settings) -> Runtime:
@@ -64,8 +74,11 @@ class Runtime:
         sessions = make_session_factory(engine)
         with session_scope(sessions) as session:
             ensure_bootstrap_admin(session)
-        policies = ReloadablePolicies(settings.policies_dir)
         embedder = Embedder(settings.embedding_model, settings.embedding_batch_size, settings.embedding_replicas)
+        injection_model = InjectionModel.load()
+        screen = ModelScreen(injection_model, embedder.embed, embedder.embed_query)
+        batcher = EmbeddingBatcher(embedder)
+        policies = ReloadablePolicies(settings.policies_dir, screen)
         sparse_encoder = SparseEncoder()
         vector_store = build_vector_store(settings)
         vector_store.ensure_collection(embedder.dimension)
@@ -73,6 +86,7 @@ class Runtime:
         if pii.enabled:
             pii.warm_up()
         celery = make_celery(settings)
+        quotas = build_quota_service(settings, engine, policies.engine.policy_set.quota_rules)
         log.info("runtime ready: profile=%s vector_store=%s", settings.profile, settings.vector_store)
         return cls(
             settings=settings,
@@ -80,7 +94,7 @@ class Runtime:
             sessions=sessions,
             vector_store=vector_store,
             embedder=embedder,
-            embedding_batcher=EmbeddingBatcher(embedder),
+            embedding_batcher=batcher,
             sparse_encoder=sparse_encoder,
             retriever=Retriever(
                 embedder=embedder,
@@ -98,11 +112,17 @@ class Runtime:
             celery=celery,
             outbox=Outbox(celery=celery, sessions=sessions, requeue_after_s=settings.ingest_requeue_after_s),
             blobs=BlobStore(settings.uploads_dir),
-            quotas=build_quota_service(settings, engine, policies.engine.policy_set.quota_rules),
+            quotas=quotas,
             pii=pii,
+            auth_throttle=FailedAuthThrottle(quotas.store, settings.auth_failures_per_minute),
+            audit_writer=AuditWriter(sessions),
+            injection_scanner=(
+                InjectionScanner(injection_model, batcher.embed) if settings.injection_scan_at_ingestion else None
+            ),
         )
 
     def close(self) -> None:
+        self.audit_writer.close()
         self.embedding_batcher.close()
         self.vector_store.close()
         self.quotas.close()

@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import Field, SecretStr, model_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -16,6 +16,11 @@ from pydantic_settings import (
 )
 
 PLACEHOLDER_ADMIN_KEY = "stw_dev_admin_key_change_me"
+MIN_ADMIN_KEY_CHARS = 32
+MIN_ADMIN_KEY_DISTINCT = 12
+LOOPBACK_HOSTS = frozenset({"127.0.0.1", "::1", "localhost"})
+# Grounding actions before annotate/hold (services/core/answers/grounding.py).
+LEGACY_GROUNDING_ACTIONS = {"remove": "hold", "flag": "annotate"}
 
 
 def default_data_dir() -> Path:
@@ -62,8 +67,11 @@ class Settings(BaseSettings):
     max_upload_bytes: int = 25 * 1024 * 1024
     max_question_chars: int = 4000
 
-    # Auth
+    # Auth. The bootstrap admin key: the placeholder works only from this machine, in dev, on the embedded
+    # profile; any other key must have at least MIN_ADMIN_KEY_CHARS characters (and not be a repetition).
     admin_api_key: SecretStr = SecretStr(PLACEHOLDER_ADMIN_KEY)
+    # Invalid keys a client may send in a minute before it is refused (429) without a look at its key.
+    auth_failures_per_minute: int = Field(default=30, ge=1, le=100_000)
 
     # Database (SQLite file in embedded, PostgreSQL in production)
     database_url: str = ""
@@ -113,6 +121,9 @@ class Settings(BaseSettings):
     chunk_overlap_tokens: int = Field(default=32, ge=0)
     max_pdf_pages: int = Field(default=5000, ge=1)
     max_spreadsheet_cells: int = Field(default=2_000_000, ge=1)
+    # Score every chunk's sentences for prompt injection while ingesting (the window head; retrieval then reads
+    # the stored score). Off: retrieved chunks are scored whole, by the weaker one-vector head, at query time.
+    injection_scan_at_ingestion: bool = True
     top_k: int = 5
     # dense (embeddings), sparse (BM25 keywords) or hybrid (both, fused by RRF inside the vector store);
     # a request may choose its own. Measured on the eval set: docs/retrieval.md.
@@ -167,12 +178,13 @@ class Settings(BaseSettings):
     llm_prompt_style: Literal["chat", "base"] = "base"
 
     # Grounding (services/core/answers/grounding.py): each answer sentence is checked against the sources it cites.
-    # Unsupported ones are removed, flagged with a visible marker, or (off) let through unchecked. A sentence
+    # annotate: tokens stream as generated and each sentence's verdict follows it (clients mark unsupported
+    # ones); hold: only sentences that passed are sent (strict); off: nothing is checked. A sentence
     # passes when its numbers occur in its sources and its best cosine to a source sentence or its share of
     # content words found in them reaches the threshold. Calibrated by bench/grounding.py (docs/governance.md):
     # on the eval set word overlap let invented sentences through for every threshold that saved true ones,
     # so it is off by default (1.01: no sentence reaches it).
-    grounding_action: Literal["remove", "flag", "off"] = "remove"
+    grounding_action: Literal["annotate", "hold", "off"] = "annotate"
     grounding_min_similarity: float = Field(default=0.75, ge=-1.0, le=1.01)
     grounding_min_overlap: float = Field(default=1.01, ge=0.0, le=1.01)
 
@@ -238,6 +250,12 @@ class Settings(BaseSettings):
             self.quota_redis_url = self.broker_url
         return self
 
+    @field_validator("grounding_action", mode="before")
+    @classmethod
+    def _legacy_grounding_action(cls, value: Any) -> Any:
+        """remove and flag, the names before annotate/hold, keep working."""
+        return LEGACY_GROUNDING_ACTIONS.get(value, value) if isinstance(value, str) else value
+
     @model_validator(mode="after")
     def _resolve_pii_questions(self) -> Settings:
         if self.pii_questions == "auto":
@@ -248,9 +266,24 @@ class Settings(BaseSettings):
 
     @model_validator(mode="after")
     def _refuse_placeholder_secrets(self) -> Settings:
-        if self.environment != "dev" and self.admin_api_key.get_secret_value() == PLACEHOLDER_ADMIN_KEY:
-            raise ValueError("STEWARD_ADMIN_API_KEY is the placeholder; set a real secret outside dev")
+        key = self.admin_api_key.get_secret_value()
+        if key == PLACEHOLDER_ADMIN_KEY:
+            if self.environment != "dev" or self.profile == "production":
+                raise ValueError(
+                    "STEWARD_ADMIN_API_KEY is the placeholder; set a real secret outside dev and in production "
+                    "(python -c 'import secrets; print(secrets.token_urlsafe(32))')"
+                )
+            return self
+        if len(key) < MIN_ADMIN_KEY_CHARS or len(set(key)) < MIN_ADMIN_KEY_DISTINCT:
+            raise ValueError(
+                f"STEWARD_ADMIN_API_KEY is too weak: use at least {MIN_ADMIN_KEY_CHARS} characters of a random "
+                "secret (python -c 'import secrets; print(secrets.token_urlsafe(32))')"
+            )
         return self
+
+    def placeholder_admin_key_usable(self, client_host: str | None) -> bool:
+        """The published placeholder admin key answers only a dev, embedded server's own machine."""
+        return self.environment == "dev" and self.profile == "embedded" and client_host in LOOPBACK_HOSTS
 
     @cached_property
     def uploads_dir(self) -> Path:

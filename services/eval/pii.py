@@ -1,5 +1,6 @@
 """Labelled sentences for measuring the PII detector, generated offline and reproducibly (a seed), and the
-recall/precision of a detector on them. Used by bench/pii.py and tests/api/test_pii.py.
+recall/precision of a detector on them. Used by bench/pii.py and tests/api/test_pii.py as the "legacy" set;
+the tuning and held-out sets of different sources, and `pii_metrics()`, are in services/eval/pii_sets.py.
 
 Every value is valid where validity is checkable (phone numbers per libphonenumber, Luhn card numbers,
 mod-97 IBANs), so a miss is the detector's fault. Sentences also carry look-alikes that are not personal

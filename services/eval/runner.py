@@ -9,9 +9,11 @@ from typing import Any
 
 from tqdm import tqdm
 
+from services.core.answers import extractive
+from services.core.answers.grounding import split_sentences
 from services.eval import metrics
 from services.eval.client import ApiError, EvalClient
-from services.eval.dataset import Question
+from services.eval.dataset import Question, contains_fact
 from services.eval.errors import EvalError
 
 MODES = ("dense", "sparse", "hybrid")
@@ -65,6 +67,10 @@ class ChatOutcome:
     answered_from_sources: bool | None
     declined: bool  # refused by a policy rule, or nothing relevant found: no answer from the documents
     error: str | None = None
+    mode: str | None = None  # generated | extractive | refused | not_found
+    contains_fact: bool | None = None  # the answer holds the question's labelled fact (None: no facts)
+    citation_recall: float | None = None  # relevant documents the answer cites / relevant documents
+    unsupported_unmarked: int = 0  # generated sentences the sources do not support that reached the user unmarked
 
 
 @dataclass
@@ -106,23 +112,41 @@ def score_search(response: Mapping[str, Any], relevant: Sequence[str], sources: 
     )
 
 
-def score_chat(response: Mapping[str, Any], relevant: Sequence[str], sources: Mapping[str, str]) -> ChatOutcome:
-    """Turn one /v1/chat response into cited documents, citation precision and whether it declined."""
+def score_chat(
+    response: Mapping[str, Any], relevant: Sequence[str], sources: Mapping[str, str], facts: Sequence[str] = ()
+) -> ChatOutcome:
+    """Turn one /v1/chat response into cited documents, citation precision and recall, whether it declined,
+    whether it holds the labelled fact, and how many unsupported sentences it showed without a verdict."""
     answer = str(response.get("answer") or "")
     pairs = [(int(c["source"]), source_name(str(c["document_id"]), sources)) for c in response.get("citations") or []]
     refused = bool(response.get("refused"))
     from_sources = response.get("answered_from_sources")
     from_sources = from_sources if isinstance(from_sources, bool) else None
+    cited = metrics.cited_documents(answer, pairs)
     return ChatOutcome(
         answer=answer,
         citations=[document for _, document in pairs],
-        cited=metrics.cited_documents(answer, pairs),
+        cited=cited,
         citation_precision=metrics.citation_precision(answer, pairs, set(relevant)),
         refused=refused,
         generated=bool(response.get("generated")),
         answered_from_sources=from_sources,
         declined=refused or from_sources is False,
+        mode=str(response["mode"]) if response.get("mode") else None,
+        contains_fact=contains_fact(answer, facts),
+        citation_recall=sum(doc in cited for doc in relevant) / len(relevant) if relevant and pairs else None,
+        unsupported_unmarked=unmarked_sentences(response),
     )
+
+
+def unmarked_sentences(response: Mapping[str, Any]) -> int:
+    """Generated sentences the answer shows without a verdict a client could mark them by (the quoted part of an
+    extractive answer is the documents' own words, not generated). 0 unless a sentence slipped past grounding."""
+    if response.get("mode") not in ("generated", "extractive"):
+        return 0
+    verdicts = {str(s.get("text", "")) for s in response.get("sentences") or [] if s.get("shown")}
+    generated = str(response.get("answer") or "").split(extractive.INTRO)[0]
+    return sum(1 for sentence in split_sentences(generated) if sentence not in verdicts)
 
 
 def run_questions(
@@ -161,7 +185,8 @@ def _run_one(client: EvalClient, question: Question, sources: Mapping[str, str],
             result.rewrites[rewrite] = score_search(response, question.relevant, sources)
     if config.generate:
         try:
-            result.chat = score_chat(client.chat(question.question, history), question.relevant, sources)
+            response = client.chat(question.question, history)
+            result.chat = score_chat(response, question.relevant, sources, question.facts)
         except ApiError as exc:  # one failed answer is reported, not fatal
             result.chat = ChatOutcome("", [], [], None, False, False, None, False, error=str(exc))
     return result

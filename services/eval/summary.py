@@ -46,6 +46,12 @@ class GenerationScores:
     citation_questions: int
     refusal_accuracy: float | None  # unanswerable questions the chat declined
     false_refusal_rate: float | None  # answerable questions the chat declined
+    answered_rate: float | None = None  # answerable questions answered (generated or extractive), not declined
+    fact_rate: float | None = None  # answerable questions whose answer holds the labelled fact
+    fact_questions: int = 0
+    extractive_rate: float | None = None  # answerable questions answered by quoting the sources
+    citation_recall: float | None = None  # relevant documents cited / relevant documents (answerable, answered)
+    unsupported_unmarked: int = 0  # generated sentences shown without a verdict, over all answers
 
 
 @dataclass(frozen=True)
@@ -132,6 +138,12 @@ def _generation(results: Sequence[QuestionResult]) -> GenerationScores:
         citation_questions=len(precisions),
         refusal_accuracy=_fraction([c.declined for r, c in ok if not r.answerable]),
         false_refusal_rate=_fraction([c.declined for r, c in ok if r.answerable]),
+        answered_rate=_fraction([not c.declined for r, c in ok if r.answerable]),
+        fact_rate=_fraction([bool(c.contains_fact) for r, c in ok if r.answerable and c.contains_fact is not None]),
+        fact_questions=sum(1 for r, c in ok if r.answerable and c.contains_fact is not None),
+        extractive_rate=_fraction([c.mode == "extractive" for r, c in ok if r.answerable]),
+        citation_recall=metrics.mean([c.citation_recall for r, c in ok if r.answerable and not c.declined]),
+        unsupported_unmarked=sum(c.unsupported_unmarked for _, c in ok),
     )
 
 
@@ -165,6 +177,11 @@ def headline(summary: Summary) -> dict[str, float | int | None]:
         figures["chat_refusal_accuracy"] = summary.generation.refusal_accuracy
         figures["chat_false_refusal_rate"] = summary.generation.false_refusal_rate
         figures["chat_errors"] = summary.generation.errors
+        figures["chat_answered_rate"] = summary.generation.answered_rate
+        figures["chat_fact_rate"] = summary.generation.fact_rate
+        figures["chat_extractive_rate"] = summary.generation.extractive_rate
+        figures["citation_recall"] = summary.generation.citation_recall
+        figures["unsupported_unmarked"] = summary.generation.unsupported_unmarked
     return figures
 
 

@@ -28,7 +28,8 @@ from services.core.db.models import AuditEvent, Conversation, Message, Principal
 from services.core.db.session import make_engine, make_session_factory, session_scope
 from services.core.errors import AuditChainBroken
 from services.core.policy import PolicyDecision
-from tests.support.api import ClientFactory, issue_key
+from tests.fixtures.documents import make_markdown
+from tests.support.api import ClientFactory, issue_key, upload
 from tests.support.audit_writer import write_events
 from tests.support.processes import postgres_database
 from tests.support.settings import ADMIN_KEY, auth
@@ -247,7 +248,7 @@ def test_erasure_removes_one_principals_data_and_keeps_the_chain_verifiable(
 ) -> None:
     alice, bob = _chat_history(sessions, "alice"), _chat_history(sessions, "bob")
     with session_scope(sessions) as session:
-        result = erase_principal(session, alice, actor_id=None)
+        result = erase_principal(session, alice, actor_id=None, reason="data-subject request")
     assert (result.conversations, result.messages, result.audit_rows) == (1, 2, 2)
     verified = check(sessions)
     assert verified.ok, verified.summary()
@@ -350,9 +351,9 @@ def test_cli_verify_exit_codes_and_the_other_commands(tmp_path: Path) -> None:
 
     kept = runner.invoke(cli, ["audit", "purge"], env=env)
     assert kept.exit_code == 0 and "keep forever" in kept.output
-    erased = runner.invoke(cli, ["audit", "erase", principal], env=env)
+    erased = runner.invoke(cli, ["audit", "erase", principal, "--reason", "left the company"], env=env)
     assert erased.exit_code == 0 and "2 audit payloads blanked" in erased.output, erased.output
-    missing = runner.invoke(cli, ["audit", "erase", "no-such-principal"], env=env)
+    missing = runner.invoke(cli, ["audit", "erase", "no-such-principal", "--reason", "test"], env=env)
     assert missing.exit_code == 1 and "no principal" in missing.output
 
     execute(sessions, "DELETE FROM audit_events WHERE id = 2")
@@ -413,12 +414,12 @@ def test_erasure_endpoint_erases_and_keeps_the_chain(api: TestClient) -> None:
     runtime = api.app.state.runtime  # type: ignore[attr-defined]
     with session_scope(runtime.sessions) as session:
         frank = session.get(Conversation, conversation["conversation_id"]).principal_id  # type: ignore[union-attr]
-    response = api.delete(f"/v1/admin/principals/{frank}/data", headers=auth(ADMIN_KEY))
+    response = api.delete(f"/v1/admin/principals/{frank}/data?reason=GDPR+request", headers=auth(ADMIN_KEY))
     assert response.status_code == 200, response.text
     assert response.json()["conversations"] == 1 and response.json()["audit_rows"] >= 2
     assert "frank's question" not in _export(api, "jsonl")
     assert api.post("/v1/admin/audit/verify", headers=auth(ADMIN_KEY)).json()["ok"] is True
-    missing = api.delete("/v1/admin/principals/no-such-principal/data", headers=auth(ADMIN_KEY))
+    missing = api.delete("/v1/admin/principals/no-such-principal/data?reason=x", headers=auth(ADMIN_KEY))
     assert missing.status_code == 404 and missing.json()["error"]["code"] == "principal_not_found"
 
 
@@ -427,7 +428,59 @@ def test_audit_endpoints_are_admin_only(api: TestClient) -> None:
     responses = [
         api.get("/v1/admin/audit/export", params={"format": "csv"}, headers=auth(key)),
         api.post("/v1/admin/audit/verify", headers=auth(key)),
-        api.delete("/v1/admin/principals/someone/data", headers=auth(key)),
+        api.delete("/v1/admin/principals/someone/data?reason=x", headers=auth(key)),
     ]
     assert [r.status_code for r in responses] == [403, 403, 403]
     assert {r.json()["error"]["code"] for r in responses} == {"permission_denied"}
+
+
+def test_erasure_never_removes_admin_actions_and_needs_a_reason(api: TestClient) -> None:
+    """What a person asked goes; what anyone did as an admin stays, and no admin erases their own data."""
+    runtime = api.app.state.runtime  # type: ignore[attr-defined]
+    admin_key = issue_key(api, "ivy-admin", "admin", ["everyone"])
+    uploaded = upload(api, admin_key, "ivy.md", make_markdown("Ivy notes", [("A", "Ivy wrote these notes.")]))
+    assert uploaded.status_code == 202
+    asked = api.post("/v1/chat", json={"question": "ivy's own private question"}, headers=auth(admin_key))
+    assert asked.status_code == 200
+    with session_scope(runtime.sessions) as session:
+        ivy = session.scalar(select(Principal.id).where(Principal.name == "ivy-admin"))
+    # Ivy cannot erase her own trail; another admin can erase her questions, never her upload.
+    own = api.delete(f"/v1/admin/principals/{ivy}/data?reason=cleanup", headers=auth(admin_key))
+    assert own.status_code == 403 and "another admin" in own.json()["error"]["message"]
+    assert api.delete(f"/v1/admin/principals/{ivy}/data", headers=auth(ADMIN_KEY)).status_code == 422
+    blank = api.delete(f"/v1/admin/principals/{ivy}/data?reason=", headers=auth(ADMIN_KEY))
+    assert blank.status_code == 422
+    erased = api.delete(f"/v1/admin/principals/{ivy}/data?reason=left+the+company", headers=auth(ADMIN_KEY))
+    assert erased.status_code == 200, erased.text
+    exported = _export(api, "jsonl")
+    assert "ivy's own private question" not in exported
+    rows = [json.loads(line) for line in exported.splitlines()]
+    upload_row = next(r for r in rows if r["action"] == "document.upload" and r["principal_id"] == ivy)
+    assert upload_row["erased_at"] is None and "ivy.md" in upload_row["reason"]
+    erasure = next(r for r in reversed(rows) if r["action"] == "audit.erase")
+    assert erasure["details"]["reason"] == "left the company" and erasure["details"]["subject_principal_id"] == ivy
+    assert api.post("/v1/admin/audit/verify", headers=auth(ADMIN_KEY)).json()["ok"] is True
+
+
+def test_concurrent_searches_are_each_recorded_once_in_a_chain_that_verifies(api: TestClient) -> None:
+    """Searches' audit events are committed in groups (services/core/audit/writer.py): none is lost, none is
+    written twice, and the chain stays gapless."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    runtime = api.app.state.runtime  # type: ignore[attr-defined]
+    marker = f"concurrent-{time.time_ns()}"
+
+    def search(n: int) -> int:
+        body = {"query": f"{marker} question {n}", "top_k": 1}
+        return api.post("/v1/search", json=body, headers=auth(ADMIN_KEY)).status_code
+
+    with ThreadPoolExecutor(16) as pool:
+        statuses = list(pool.map(search, range(64)))
+    assert statuses == [200] * 64
+    with runtime.sessions() as session:
+        queries = [
+            d["query"] for d in session.scalars(select(AuditEvent.details).where(AuditEvent.action == "search.request"))
+        ]
+    recorded = sorted(q for q in queries if q.startswith(marker))
+    assert recorded == sorted(f"{marker} question {n}" for n in range(64))
+    assert api.post("/v1/admin/audit/verify", headers=auth(ADMIN_KEY)).json()["ok"] is True

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import select
@@ -75,10 +77,11 @@ def test_unreachable_model_answers_with_sources_only_when_policy_allows(api: Tes
     response = api.post("/v1/chat", json={"question": "What is the guest Wi-Fi password?"}, headers=auth(ADMIN_KEY))
     assert response.status_code == 200, response.text
     body = response.json()
-    assert body["generated"] is False
+    assert body["generated"] is False and body["mode"] == "extractive"
     assert body["answered_from_sources"] is True
-    assert "unavailable" in body["answer"] and "tulip42" in body["answer"]
-    assert body["citations"][0]["title"] == "Wi-Fi"
+    # Not a bare list of sources: the sentence that answers, quoted with its citation marker.
+    assert "unavailable" in body["answer"] and "“The guest Wi-Fi password is tulip42.” [1]" in body["answer"]
+    assert body["citations"][0]["title"] == "Wi-Fi" and body["citations"][0]["source"] == 1
     runtime = api.app.state.runtime  # type: ignore[attr-defined]
     with runtime.sessions() as session:
         event = session.scalars(
@@ -92,7 +95,8 @@ def test_unreachable_model_streams_the_sources_only_answer(api: TestClient) -> N
     with api.stream("POST", "/v1/chat", json=body, headers=auth(ADMIN_KEY)) as response:
         text = response.read().decode()
     assert "event: meta" in text and "event: done" in text
-    assert '"generated": false' in text
+    done = json.loads(text.split("event: done\ndata: ", 1)[1].split("\n", 1)[0])
+    assert done["generated"] is False and done["mode"] == "extractive" and "tulip42" in done["answer"]
 
 
 @pytest.fixture(scope="module")
@@ -132,7 +136,9 @@ def test_repeated_failures_open_the_circuit_and_readiness_says_so(strict_api: Te
     assert "circuit" in response.json()["error"]["message"]
     assert 0 < int(response.headers["Retry-After"]) <= 60
     ready = strict_api.get("/readyz")
-    assert ready.status_code == 503 and "circuit" in ready.json()["checks"]["llm"]
+    assert ready.status_code == 503 and ready.json()["checks"]["llm"] == "down"
+    details = strict_api.get("/v1/admin/readyz", headers=auth(ADMIN_KEY))
+    assert details.status_code == 503 and "circuit" in details.json()["checks"]["llm"]
 
 
 @pytest.mark.parametrize(

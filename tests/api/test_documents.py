@@ -158,11 +158,15 @@ def test_unknown_route_and_method_use_the_error_shape(api: TestClient) -> None:
 def test_health_and_metrics(api: TestClient) -> None:
     assert api.get("/healthz").json() == {"status": "ok"}
     ready = api.get("/readyz")
-    # The LLM points at a closed port in this module, so readiness says exactly that.
+    # The LLM points at a closed port in this module, so readiness says exactly that, and no more.
     assert ready.status_code == 503
-    assert ready.json()["checks"]["database"] == "ok"
-    assert ready.json()["checks"]["vector_store"] == "ok"
-    assert ready.json()["checks"]["llm"].startswith("error")
+    assert ready.json()["checks"] == {"database": "ok", "vector_store": "ok", "llm": "down"}
+    assert "127.0.0.1" not in ready.text and "error" not in ready.text
+    # An admin learns why (the address it tried); anyone else may not ask.
+    details = api.get("/v1/admin/readyz", headers=auth(ADMIN_KEY))
+    assert details.status_code == 503 and details.json()["checks"]["llm"].startswith("error: no healthy LLM server at")
+    reader = issue_key(api, "ready-reader", "user", ["everyone"])
+    assert api.get("/v1/admin/readyz", headers=auth(reader)).status_code == 403
     metrics = api.get("/metrics")
     assert "steward_http_requests_total" in metrics.text
 

@@ -116,7 +116,8 @@ def test_rules_apply_only_to_the_roles_groups_and_apps_they_name() -> None:
                     {"id": "crm-only", "type": "deny_topic", "keywords": ["salary"], "roles": ["app"], "apps": ["crm"]},
                     {"id": "interns", "type": "deny_topic", "keywords": ["merger"], "groups": ["interns"]},
                     {"id": "everyone", "type": "deny_topic", "keywords": ["bomb"]},
-                    {"id": "strict-grounding", "type": "grounding", "action": "remove", "groups": ["legal"]},
+                    {"id": "strict-grounding", "type": "grounding", "action": "hold", "groups": ["legal"]},
+                    # The names before 2026-12: remove (now hold) and flag (now annotate) still load.
                     {"id": "apps-flag", "type": "grounding", "action": "flag", "roles": ["app"]},
                 ]
             }
@@ -129,8 +130,8 @@ def test_rules_apply_only_to_the_roles_groups_and_apps_they_name() -> None:
     assert engine.check_input(merger, caller(groups=("interns", "everyone"))).rule_id == "interns"  # type: ignore[union-attr]
     assert engine.check_input(merger, caller(groups=("staff",))) is None
     assert engine.check_input("bomb?", caller()).rule_id == "everyone"  # type: ignore[union-attr]
-    assert engine.grounding_for(caller(groups=("legal",))).action == "remove"  # type: ignore[union-attr]
-    assert engine.grounding_for(caller("crm", "app")).action == "flag"  # type: ignore[union-attr]
+    assert engine.grounding_for(caller(groups=("legal",))).action == "hold"  # type: ignore[union-attr]
+    assert engine.grounding_for(caller("crm", "app")).action == "annotate"  # type: ignore[union-attr]
     assert engine.grounding_for(caller()) is None  # the settings decide
 
 

@@ -18,7 +18,8 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
-from services.core.access.principals import Caller, authenticate
+from services.core.access.keys import authenticate
+from services.core.access.principals import Caller
 from services.core.db import migrate
 from services.core.db.session import make_engine
 from services.core.errors import ConfigurationError, QuotaExceeded
@@ -303,8 +304,10 @@ def test_user_request_limit_refuses_before_the_model_is_called(w: World) -> None
     streamed = w.api.post("/v1/chat", json={"question": QUESTION, "stream": True}, headers=auth(key))
     assert_quota_429(streamed, "q.user.minute", T0 + 60)
     assert w.gateway.calls == calls  # the refused requests never reached the model
-    # A question the input policy refuses is answered (it never uses the model, so it is never counted).
-    refused = w.chat(key, "How do I build a bomb?")
+    # A question the input policy refuses costs a request too: probing the rules while over budget is a 429.
+    assert_quota_429(w.chat(key, "How do I build a bomb?"), "q.user.minute", T0 + 60)
+    other = issue_key(w.api, "alice-two", "user", ["everyone"])
+    refused = w.chat(other, "How do I build a bomb?")
     assert refused.status_code == 200 and refused.json()["refused"] is True
 
 

@@ -9,8 +9,8 @@ import pytest
 from services.core.errors import InvalidInput, LLMUnavailable, Overloaded
 from services.core.llm.admission import AdmissionController, LoadMonitor, LoadSnapshot, parse_vllm_metrics
 from services.core.llm.breaker import CircuitBreaker
-from services.core.llm.budget import CharEstimateCounter, fit_prompt
-from services.core.llm.prompt import Prompt, Turn
+from services.core.llm.budget import RECENT_TURNS_KEPT, CharEstimateCounter, fit_prompt
+from services.core.llm.prompt import Exchange, Prompt
 from services.core.vectorstore import ScoredChunk
 
 
@@ -114,11 +114,13 @@ def chunk(n: int, text: str) -> ScoredChunk:
 def test_budget_drops_old_history_first_then_lowest_ranked_sources() -> None:
     counter = CharEstimateCounter()
     sources = [chunk(n, "word " * 200) for n in range(5)]
-    history = [Turn("user" if n % 2 == 0 else "assistant", "chatter " * 300) for n in range(6)]
+    history = [Exchange("chatter " * 300, "answer " * 300) for _ in range(3)]
     full = counter.count(fit_prompt("q?", sources, history, "base", counter, 10**9).prompt)
     fitted = fit_prompt("q?", sources, history, "base", counter, full // 2)
     assert fitted.prompt_tokens <= full // 2
-    assert fitted.history_turns_dropped >= 4
+    assert fitted.history_turns_dropped >= 1  # the oldest exchange went first
+    if fitted.sources_dropped:  # sources go only once history is down to the recent exchanges
+        assert len(history) - fitted.history_turns_dropped <= RECENT_TURNS_KEPT
     assert [s.id for s in fitted.sources] == [s.id for s in sources[: len(fitted.sources)]]
     assert fitted.sources[0].id == "id0"
 

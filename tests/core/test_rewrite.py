@@ -9,6 +9,9 @@ from typing import Any
 
 import pytest
 
+from services.core.access.principals import Caller
+from services.core.errors import Overloaded, QuotaExceeded
+from services.core.llm.gateway import TokenUsage
 from services.core.llm.prompt import Prompt, Turn
 from services.core.retrieval.rewrite import FollowUpRewriter, concat_rewrite, is_follow_up, plausible
 
@@ -63,12 +66,16 @@ class FakeGateway:
     error: Exception | None = None
     prompts: list[Prompt] = field(default_factory=list)
     breaker: FakeBreaker = field(default_factory=FakeBreaker)
+    max_tokens: int = 256
+    completion_tokens: int = 12  # what vLLM reports for the answer
 
-    async def complete(self, prompt: Prompt) -> str:
+    async def complete(self, prompt: Prompt, usage: TokenUsage | None = None) -> str:
         self.prompts.append(prompt)
         await asyncio.sleep(self.delay_s)
         if self.error:
             raise self.error
+        if usage is not None:
+            usage.prompt_tokens, usage.completion_tokens = 100, self.completion_tokens
         return self.answer
 
     async def stream(self, prompt: Prompt) -> AsyncIterator[str]:  # pragma: no cover - not used here
@@ -90,12 +97,22 @@ class FakeAdmission:
     def saturation(self) -> str | None:
         return self.busy
 
+    def admit(self, priority: str) -> None:
+        if self.busy and priority == "batch":
+            raise Overloaded(f"busy: {self.busy}", 5)
+
+
+class FakeCounter:
+    def count(self, prompt: Prompt) -> int:
+        return 100
+
 
 @dataclass
 class FakeLLM:
     gateway: FakeGateway
     monitor: FakeMonitor = field(default_factory=FakeMonitor)
     admission: FakeAdmission = field(default_factory=FakeAdmission)
+    counter: FakeCounter = field(default_factory=FakeCounter)
 
 
 QUESTION = "and how much does a monthly permit cost there?"
@@ -159,6 +176,16 @@ def test_off_searches_the_question_as_asked() -> None:
     assert (result.method, result.query) == ("off", QUESTION)
 
 
+@pytest.mark.parametrize("default_mode", ["concat", "off"])
+def test_a_request_naming_no_mode_gets_the_servers_setting(default_mode: str) -> None:
+    llm = FakeLLM(FakeGateway(answer=f" {GOOD}"))  # up and idle: `auto` would ask it
+    rewriter = FollowUpRewriter(llm, 1.0, default_mode=default_mode)  # type: ignore[arg-type]
+    assert asyncio.run(rewriter.rewrite(QUESTION, HISTORY)).method == default_mode
+    assert llm.gateway.prompts == []
+    # A mode the request names wins over the setting.
+    assert asyncio.run(rewriter.rewrite(QUESTION, HISTORY, "llm")).method == "llm"
+
+
 def test_plausible_accepts_a_rewrite_made_of_the_conversation_words() -> None:
     assert plausible(GOOD, QUESTION, HISTORY)
     assert not plausible("x" * 2000, QUESTION, HISTORY)
@@ -188,3 +215,43 @@ def test_a_follow_up_returned_unchanged_is_rejected_so_concat_brings_the_context
     result = rewrite(FakeLLM(FakeGateway(answer=question)), mode="llm", question=question, history=history)
     assert result.method == "concat"
     assert result.query.startswith("How are the garage spaces in Hamburg handed out?")
+
+
+class RecordingQuotas:
+    """Records charges and refunds; refuses every charge when `spent`."""
+
+    def __init__(self, spent: bool = False) -> None:
+        self.spent = spent
+        self.charged: list[tuple[str, int, int]] = []
+        self.refunded: list[int] = []
+
+    def charge(self, caller: Caller, prompt_tokens: int, answer_tokens: int) -> object:
+        if self.spent:
+            raise QuotaExceeded("quota exceeded (q: 1 request per minute)", 30, 0, "q")
+        self.charged.append((caller.id, prompt_tokens, answer_tokens))
+        return object()
+
+    def refund(self, charge: object, used: int) -> None:
+        self.refunded.append(used)
+
+
+APP = Caller("app-1", "crm", "app", ("everyone",))
+
+
+def test_a_model_rewrite_is_charged_to_the_caller_and_the_unused_tokens_given_back() -> None:
+    quotas = RecordingQuotas()
+    rewriter = FollowUpRewriter(FakeLLM(FakeGateway(answer=GOOD)), 1.0, quotas)  # type: ignore[arg-type]
+    result = asyncio.run(rewriter.rewrite(QUESTION, HISTORY, "llm", caller=APP, priority="batch"))
+    assert result.method == "llm"
+    assert quotas.charged == [("app-1", 100, 256)] and quotas.refunded == [12]
+
+
+def test_a_caller_over_quota_or_a_shed_batch_rewrite_gets_concat_and_the_model_is_not_called() -> None:
+    spent = FakeLLM(FakeGateway(answer=GOOD))
+    rewriter = FollowUpRewriter(spent, 1.0, RecordingQuotas(spent=True))  # type: ignore[arg-type]
+    over = asyncio.run(rewriter.rewrite(QUESTION, HISTORY, "llm", caller=APP, priority="batch"))
+    assert over.method == "concat" and spent.gateway.prompts == []
+    busy = FakeLLM(FakeGateway(answer=GOOD), admission=FakeAdmission(busy="9 requests waiting"))
+    shed = FollowUpRewriter(busy, 1.0, RecordingQuotas())  # type: ignore[arg-type]
+    result = asyncio.run(shed.rewrite(QUESTION, HISTORY, "llm", caller=APP, priority="batch"))
+    assert result.method == "concat" and busy.gateway.prompts == []

@@ -19,16 +19,33 @@ def test_embedded_profile_uses_local_files(tmp_path: Path) -> None:
     assert settings.vector_store == "qdrant_edge"
 
 
+STRONG_KEY = "stw_9hQ2vX7cK4mT1pL8zR6wB3nY5dF0gJ"
+
+
 def test_production_profile_uses_servers(tmp_path: Path) -> None:
-    settings = Settings(profile="production", data_dir=tmp_path, vector_store="qdrant")
+    settings = Settings(profile="production", data_dir=tmp_path, vector_store="qdrant", admin_api_key=STRONG_KEY)
     assert settings.database_url.startswith("postgresql")
     assert settings.broker_url.startswith("redis://")
 
 
-def test_placeholder_admin_key_is_refused_outside_dev() -> None:
+def test_placeholder_admin_key_is_refused_outside_dev_and_in_production() -> None:
     with pytest.raises(ValidationError, match="placeholder"):
         Settings(environment="prod")
-    assert Settings(environment="prod", admin_api_key="a-real-secret").environment == "prod"
+    with pytest.raises(ValidationError, match="placeholder"):
+        Settings(profile="production")
+    assert Settings(environment="prod", admin_api_key=STRONG_KEY).environment == "prod"
+
+
+@pytest.mark.parametrize("weak", ["a-real-secret", "x" * 40, "abcabcabcabcabcabcabcabcabcabcabcabc"])
+def test_a_weak_admin_key_is_refused(weak: str) -> None:
+    with pytest.raises(ValidationError, match="too weak"):
+        Settings(admin_api_key=weak)
+
+
+def test_the_placeholder_admin_key_answers_only_its_own_machine_in_dev() -> None:
+    dev = Settings()
+    assert dev.placeholder_admin_key_usable("127.0.0.1") and dev.placeholder_admin_key_usable("::1")
+    assert not dev.placeholder_admin_key_usable("10.0.0.7") and not dev.placeholder_admin_key_usable(None)
 
 
 def test_env_vars_and_yaml_file_are_read(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

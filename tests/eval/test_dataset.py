@@ -15,6 +15,9 @@ from typing import Any
 
 import pytest
 
+from ingestion.parsers import parse_document
+from services.eval.dataset import DatasetError, contains_fact, fact_in, load_questions, normalise_for_match
+
 EVAL_DIR = Path(__file__).parents[1] / "data" / "eval"
 CORPUS = EVAL_DIR / "corpus"
 QUESTIONS = EVAL_DIR / "questions.jsonl"
@@ -30,7 +33,7 @@ MIN_PER_FORMAT = 10
 MIN_QUESTIONS = 100
 MIN_PER_KIND = {"lookup": 1, "keyword": 20, "paraphrase": 15, "followup": 15, "unanswerable": 20}
 REQUIRED_FIELDS = {"id": str, "question": str, "relevant": list, "answerable": bool, "kind": str}
-OPTIONAL_FIELDS = {"key", "history"}
+OPTIONAL_FIELDS = {"key", "history", "facts"}
 
 
 @cache
@@ -54,6 +57,14 @@ def questions() -> tuple[dict[str, Any], ...]:
 
 def rel(path: Path) -> str:
     return path.relative_to(CORPUS).as_posix()
+
+
+@cache
+def document_text(source: str) -> str:
+    """A corpus document as Steward's own parsers extract it (title and every section), normalised for matching."""
+    path = CORPUS / source
+    parsed = parse_document(path.read_bytes(), path.suffix.removeprefix("."), path.name)
+    return normalise_for_match("\n".join([parsed.title, *(f"{s.heading}\n{s.text}" for s in parsed.sections)]))
 
 
 # --- corpus -------------------------------------------------------------------------------------------------------
@@ -191,3 +202,124 @@ def test_every_department_is_asked_about() -> None:
     asked = Counter(path.split("/")[0] for q in questions() for path in q["relevant"][:1])
     for department in MAIN_DEPARTMENTS:
         assert asked[department] >= 5, (department, asked[department])
+
+
+# --- answer facts -------------------------------------------------------------------------------------------------
+
+
+def test_answerable_questions_have_one_to_three_facts() -> None:
+    for q in questions():
+        facts = q.get("facts")
+        if not q["answerable"]:
+            assert facts is None, f"{q['id']}: unanswerable questions have no facts"
+            continue
+        assert isinstance(facts, list) and 1 <= len(facts) <= 3, f"{q['id']}: needs 1-3 facts, got {facts!r}"
+        for fact in facts:
+            assert isinstance(fact, str) and fact.strip() == fact and fact, f"{q['id']}: bad fact {fact!r}"
+            assert normalise_for_match(fact), f"{q['id']}: fact {fact!r} has no letters or digits"
+        assert len({normalise_for_match(f) for f in facts}) == len(facts), f"{q['id']}: the same fact twice"
+        assert list(q)[-1] == "facts", f"{q['id']}: 'facts' is the last key"
+
+
+def test_every_fact_is_in_a_relevant_document() -> None:
+    """The labels come from the documents: each fact occurs, after normalisation, in one of the relevant documents."""
+    for q in questions():
+        for fact in q.get("facts", []):
+            found = [source for source in q["relevant"] if fact_in(fact, document_text(source))]
+            assert found, f"{q['id']}: fact {fact!r} is in none of {q['relevant']}"
+
+
+def test_facts_are_not_given_away_by_the_question() -> None:
+    """A fact that the question or the earlier turns already state would be matched by an answer that echoes them."""
+    for q in questions():
+        context = " ".join([q["question"], *(turn["content"] for turn in q.get("history", []))])
+        assert not contains_fact(context, q.get("facts", [])), f"{q['id']}: a fact already appears in the question"
+
+
+def test_loader_reads_facts_onto_questions() -> None:
+    loaded = {q.id: q for q in load_questions(QUESTIONS)}
+    for q in questions():
+        assert loaded[q["id"]].facts == tuple(q.get("facts", [])), q["id"]
+    assert loaded["q001"].facts == ("55",)
+
+
+@pytest.mark.parametrize(
+    ("facts", "problem"),
+    [
+        ([], "'facts' must hold 1 to 3 strings, got 0"),
+        (["1", "2", "3", "4"], "'facts' must hold 1 to 3 strings, got 4"),
+        (["  "], "expected strings with at least one letter or digit"),
+        ([40], "expected strings with at least one letter or digit"),
+    ],
+)
+def test_loader_rejects_bad_facts(tmp_path: Path, facts: list[Any], problem: str) -> None:
+    path = tmp_path / "q.jsonl"
+    base = {"id": "q1", "question": "What is it?", "relevant": ["a.md"], "answerable": True, "kind": "lookup"}
+    unanswerable = {**base, "id": "q2", "relevant": [], "answerable": False, "kind": "unanswerable", "facts": ["x"]}
+    path.write_text(json.dumps({**base, "facts": facts}) + "\n" + json.dumps(unanswerable) + "\n")
+    with pytest.raises(DatasetError) as caught:
+        load_questions(path)
+    assert caught.value.problems[0].startswith("line 1: ") and problem in caught.value.problems[0]
+    assert caught.value.problems[1] == "line 2: 'facts' only go with answerable questions"
+
+
+def test_contains_fact_accepts_a_paraphrase_with_the_number() -> None:
+    facts = ["40"]
+    assert contains_fact("For a weekday night on call you get a flat allowance of 40 euros.", facts)
+    assert contains_fact("The allowance is €40.", facts)
+    assert contains_fact("It's EUR 40 per night (Mon-Fri).", facts)
+    assert contains_fact("forty euros per weekday night", facts)
+
+
+def test_contains_fact_rejects_a_wrong_number() -> None:
+    facts = ["40"]
+    assert contains_fact("You get €90 for a weekday night.", facts) is False
+    assert contains_fact("You get €400 for a weekday night.", facts) is False  # whole numbers only
+    assert contains_fact("You get €140 for a weekday night.", facts) is False
+    assert contains_fact("You get €40.50 for a weekday night.", facts) is False
+    assert contains_fact("I could not find this in the documents.", facts) is False
+
+
+def test_contains_fact_is_none_without_facts() -> None:
+    assert contains_fact("anything", []) is None
+    assert contains_fact("anything", ()) is None
+
+
+@pytest.mark.parametrize(
+    ("answer", "fact"),
+    [
+        ("a maximum of EUR 1500 per trip", "1,500"),  # thousands separators
+        ("up to €1.500", "1,500"),
+        ("up to 1\u202f500 euros", "1,500"),
+        ("€0,30 per kilometre", "0.30"),  # decimal comma and trailing zeros
+        ("CAD 42.5 on arrival days", "42.50"),
+        ("opens at 8:30", "08:30"),  # leading zeros
+        ("ask Stefan KRUGER", "Krüger"),  # accents and case
+        ("by March 31st", "31 March"),  # US-style dates and ordinals
+        ("within seven weeks", "7 week"),  # number words; the last word may run on
+        ("a 30-day deadline", "30 day"),
+        ("it is escalated to the next manager", "escalate"),
+        ("it escalates", "escalate"),
+        ("up to thirty-five MB", "35 MB"),
+        ("the queue is staffed 24 / 7", "24/7"),
+        ("use the one-way NDA", "one-way"),
+        ("error E-LDG-0042 means", "E-LDG-0042"),
+    ],
+)
+def test_contains_fact_normalises_spelling(answer: str, fact: str) -> None:
+    assert contains_fact(answer, [fact]), (answer, normalise_for_match(answer), normalise_for_match(fact))
+
+
+@pytest.mark.parametrize(
+    ("answer", "fact"),
+    [
+        ("Room HH-3.14 seats 12", "3"),  # a number inside a decimal is not the number
+        ("about 0.32 per kWh", "32"),
+        ("a first-class ticket", "first Monday"),
+        ("the freelancer", "free"),  # the last word takes inflection endings only
+        ("unfree", "free"),
+        ("within 300 days", "30 day"),
+    ],
+)
+def test_contains_fact_does_not_match_inside_other_tokens(answer: str, fact: str) -> None:
+    assert contains_fact(answer, [fact]) is False

@@ -8,7 +8,7 @@ from typing import Any
 
 from fastapi.testclient import TestClient
 
-from services.core.access.principals import create_key
+from services.core.access.keys import create_key
 from services.core.db.session import session_scope
 
 # Builds an API client on the embedded profile with settings overrides (the `embedded_api` fixture).
@@ -19,7 +19,7 @@ def issue_key(client: TestClient, name: str, role: str, groups: list[str]) -> st
     """A new API key for a principal, made through the same service `steward keys create` uses."""
     runtime = client.app.state.runtime  # type: ignore[attr-defined]
     with session_scope(runtime.sessions) as session:
-        _principal, key = create_key(session, name, role, groups)
+        key = create_key(session, name, role, groups).key
     return key
 
 

@@ -8,7 +8,7 @@ from typing import Any
 from services.core.settings import Settings
 from tests.support.processes import free_port
 
-ADMIN_KEY = "stw_test_admin_key"
+ADMIN_KEY = "stw_test_admin_key_4f9c2a7d1e8b3c6f0a5d"
 
 
 def make_settings(data_dir: Path, **overrides: Any) -> Settings:

@@ -10,7 +10,7 @@ from pydantic import AwareDatetime
 
 from services.api.audit import service
 from services.api.audit.schemas import ErasureOut, VerifyOut
-from services.api.deps import CurrentCaller, SessionDep, SessionsDep
+from services.api.deps import AdminCaller, SessionDep, SessionsDep
 from services.core.audit.export import MEDIA_TYPES, ExportFormat
 
 router = APIRouter(prefix="/v1/admin/audit", tags=["admin"])
@@ -24,7 +24,7 @@ principals_router = APIRouter(prefix="/v1/admin/principals", tags=["admin"])
 )
 def export(
     sessions: SessionsDep,
-    principal: CurrentCaller,
+    principal: AdminCaller,
     fmt: Annotated[ExportFormat, Query(alias="format")] = "jsonl",
     since: Annotated[AwareDatetime | None, Query(description="rows created at or after")] = None,
     until: Annotated[AwareDatetime | None, Query(description="rows created before")] = None,
@@ -37,7 +37,7 @@ def export(
 
 
 @router.post("/verify", response_model=VerifyOut)
-def verify(session: SessionDep, principal: CurrentCaller) -> VerifyOut:
+def verify(session: SessionDep, principal: AdminCaller) -> VerifyOut:
     """Walk the hash chain (admin). `ok` false names the first bad row (`bad_row_id`) and the `problem`."""
     result = service.verify(session=session, principal=principal)
     return VerifyOut(
@@ -53,10 +53,17 @@ def verify(session: SessionDep, principal: CurrentCaller) -> VerifyOut:
 
 
 @principals_router.delete("/{principal_id}/data", response_model=ErasureOut)
-def erase(principal_id: str, session: SessionDep, principal: CurrentCaller) -> ErasureOut:
-    """Erase a principal's conversations, unanswered questions and audit payloads (admin); the chain still
-    verifies and the erasure is itself audited. 404 when there is no such principal and no data of theirs."""
-    result = service.erase(session=session, principal=principal, principal_id=principal_id)
+def erase(
+    principal_id: str,
+    session: SessionDep,
+    principal: AdminCaller,
+    reason: Annotated[str, Query(min_length=1, max_length=500, description="why: recorded with the erasure")],
+) -> ErasureOut:
+    """Erase a principal's conversations, unanswered questions and the audit payloads of their requests (admin);
+    records of admin actions are never erased, and no admin may erase their own data (403). The chain still
+    verifies and the erasure is itself audited with its reason. 404 when there is no such principal and no data
+    of theirs."""
+    result = service.erase(session=session, principal=principal, principal_id=principal_id, reason=reason)
     return ErasureOut(
         principal_id=result.principal_id,
         conversations=result.conversations,

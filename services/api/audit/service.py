@@ -56,6 +56,6 @@ def _stream(
         yield from audit_export.export(session, fmt, since, until)
 
 
-def erase(*, session: Session, principal: Caller, principal_id: str) -> ErasureResult:
+def erase(*, session: Session, principal: Caller, principal_id: str, reason: str) -> ErasureResult:
     principal.require_role("admin")
-    return erase_principal(session, principal_id, actor_id=principal.id)
+    return erase_principal(session, principal_id, actor_id=principal.id, reason=reason)

@@ -10,25 +10,27 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
-from services.api.chat.schemas import ChatResponse, Citation
+from services.api.chat.schemas import ChatResponse, Citation, SentenceOut
 from services.core.errors import StewardError
 
 
 @dataclass(frozen=True)
 class Meta:
-    """First: the conversation and the numbered sources the model was given."""
+    """First: the conversation and the sources the model was given, under the numbers the prompt gave them (the
+    raw tokens cite these numbers; `sentence` events and `done` renumber them by first use)."""
 
     name: ClassVar[str] = "meta"
     conversation_id: str
-    citations: list[Citation]
+    sources: list[Citation]
 
     def payload(self) -> dict[str, Any]:
-        return {"conversation_id": self.conversation_id, "citations": [c.model_dump() for c in self.citations]}
+        return {"conversation_id": self.conversation_id, "sources": [c.model_dump() for c in self.sources]}
 
 
 @dataclass(frozen=True)
 class Token:
-    """A piece of the answer text, to be appended to what came before."""
+    """A piece of the answer text, to be appended to what came before (with grounding `annotate`, the model's
+    raw text as it is generated; with `hold`, whole checked sentences)."""
 
     name: ClassVar[str] = "token"
     text: str
@@ -39,23 +41,14 @@ class Token:
 
 @dataclass(frozen=True)
 class SentenceChecked:
-    """The grounding verdict on one finished sentence of a generated answer."""
+    """The grounding verdict on one finished sentence of a generated answer: clients mark or strike an
+    unsupported one, and show `text`, whose citation markers are in the answer's numbering."""
 
     name: ClassVar[str] = "sentence"
-    index: int
-    text: str
-    supported: bool
-    cited: list[int]
-    shown: bool  # whether the sentence reached the answer (policy may remove an unsupported one)
+    sentence: SentenceOut
 
     def payload(self) -> dict[str, Any]:
-        return {
-            "index": self.index,
-            "text": self.text,
-            "supported": self.supported,
-            "cited": self.cited,
-            "shown": self.shown,
-        }
+        return self.sentence.model_dump()
 
 
 @dataclass(frozen=True)

@@ -1,16 +1,22 @@
-"""Generating a planned answer: the model's tokens, each sentence checked against its sources as it completes.
+"""Generating a planned answer: the model's tokens as they come, each sentence checked against its sources.
 
-A token stream cannot take back what it sent, so the model's tokens are buffered into sentences and each
-sentence is checked before it is emitted (as one `token` event, with a `sentence` event saying how it fared).
-The user sees the answer arrive a sentence at a time, never an unsupported sentence under `remove`, and the
-stored answer is exactly the text that was streamed.
+Grounding policy decides what the user sees (services/core/answers/grounding.py):
+- `annotate` (default): every token leaves as soon as vLLM produces it. Each finished sentence is checked on a
+  worker thread while the tokens after it keep flowing, and a `sentence` event carries its verdict (supported,
+  by which source; or not, and why) with its text in the answer's citation numbering.
+- `hold`: a sentence leaves (as one `token`) only once it passed; an unsupported one never reaches the user.
+- `off`: tokens stream unchecked.
 
-When the model is unavailable before it said anything, policy may allow a sources-only answer instead; this is
-the one place that fallback is written.
+When no generated sentence is supported although the sources are relevant, the answer becomes extractive: the
+sentences of the best sources that answer the question, quoted with their citations. When the model is
+unavailable before it said anything, policy may allow the same extractive answer instead of a 503; this is the
+one place either is written.
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 from collections.abc import AsyncIterator, Callable, Sequence
 
 from fastapi.concurrency import run_in_threadpool
@@ -18,10 +24,12 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from services.api.chat.events import ChatEvent, SentenceChecked, Token
 from services.api.chat.plan import Answer, ChatPlan
-from services.api.chat.planning import NOT_FOUND_ANSWER
 from services.api.chat.recording import Recorder
-from services.core.answers.grounding import Grounder, SentenceBuffer
+from services.api.chat.schemas import SentenceOut
+from services.core.answers import extractive
+from services.core.answers.grounding import Grounder, GroundingSession, SentenceBuffer, split_sentences
 from services.core.db.session import session_scope
+from services.core.embedding.memo import MemoEmbed
 from services.core.errors import LLMUnavailable
 from services.core.llm.gateway import LLMGateway
 from services.core.llm.prompt import strip_wrapper_tags
@@ -31,7 +39,7 @@ Embed = Callable[[Sequence[str]], list[list[float]]]
 
 
 class Generator:
-    """Streams the model's answer to a plan, checked sentence by sentence, or the sources-only fallback."""
+    """Streams the model's answer to a plan, checked sentence by sentence, or an extractive one."""
 
     def __init__(
         self,
@@ -52,82 +60,172 @@ class Generator:
         """Token and sentence events; `answer` collects what was sent. Raises LLMUnavailable (or another
         StewardError) when the model fails and no fallback may stand in for it."""
         assert plan.prompt is not None
-        deltas = self._model_deltas(plan, answer)
+        embed = MemoEmbed(self._embed)  # the check and the extractive fallback share the source sentences
+        grounder = self._grounder(plan, embed)
+        session = grounder.session() if grounder is not None else None
+        if session is None:
+            events = self._unchecked(plan, answer)
+        elif session.action == "hold":
+            events = self._held(plan, answer, session)
+        else:
+            events = self._annotated(plan, answer, session)
+        shown = False
         try:
-            async for event in self._checked(plan, answer, deltas):
+            async for event in events:
+                shown = shown or isinstance(event, Token)
                 yield event
         except LLMUnavailable as exc:
-            # Before any token, a sources-only answer can still be given; after, only a clean error.
-            fallback = None if answer.parts else await run_in_threadpool(self._fallback, plan, exc)
-            if fallback is None:
+            # Before the user saw anything, the documents can still answer; after, only a clean error.
+            message = None if shown else await run_in_threadpool(self._fallback, plan, exc)
+            if message is None:
                 raise
-            answer.generated = False
-            answer.parts.append(fallback)
-            yield Token(fallback)
+            async for event in self._extractive(plan, answer, embed, intro=message):
+                yield event
+            return
+        if session is not None:
+            nothing_held_up = session.finish()  # sentences were checked and none was supported
+            answer.grounding = session.result(answer.text).summary()
+            if nothing_held_up:  # the sources are relevant (or there would be no prompt): they answer instead
+                async for event in self._extractive(plan, answer, embed, separator=bool(answer.parts)):
+                    yield event
 
-    async def _model_deltas(self, plan: ChatPlan, answer: Answer) -> AsyncIterator[str]:
+    async def _deltas(self, plan: ChatPlan, answer: Answer) -> AsyncIterator[str]:
         assert plan.prompt is not None
         async for delta in self._gateway.stream(plan.prompt, plan.usage):
             answer.model_text += delta
             yield delta
 
-    async def _checked(self, plan: ChatPlan, answer: Answer, deltas: AsyncIterator[str]) -> AsyncIterator[ChatEvent]:
-        grounder = self._grounder(plan)
-        if grounder is None:
-            async for delta in deltas:
-                text = strip_wrapper_tags(delta)
-                answer.parts.append(text)
-                yield Token(text)
-            return
-        session = grounder.session(NOT_FOUND_ANSWER)
-        buffer, index = SentenceBuffer(), 0
+    async def _unchecked(self, plan: ChatPlan, answer: Answer) -> AsyncIterator[ChatEvent]:
+        """Tokens as they come; the shown answer renumbers the citations of the whole text at the end."""
+        async for delta in self._deltas(plan, answer):
+            yield Token(strip_wrapper_tags(delta))
+        for sentence in split_sentences(strip_wrapper_tags(answer.model_text)):
+            answer.parts.append(answer.book.rewrite(sentence)[0])
 
-        async def emit(sentence: str) -> AsyncIterator[ChatEvent]:
-            nonlocal index
-            sentence = strip_wrapper_tags(sentence)
-            if not sentence:
-                return
-            shown = await run_in_threadpool(session.add, sentence)
-            verdict = session.last_verdict
-            yield SentenceChecked(index, sentence, verdict.supported, verdict.cited, shown is not None)
-            index += 1
-            if shown is not None:
-                text = (" " if answer.parts else "") + shown
-                answer.parts.append(text)
-                yield Token(text)
+    async def _held(self, plan: ChatPlan, answer: Answer, session: GroundingSession) -> AsyncIterator[ChatEvent]:
+        """Only checked sentences leave, each as one token; an unsupported one is held back."""
+        buffer = SentenceBuffer()
 
-        async for delta in deltas:
+        async def settle(sentence: str) -> AsyncIterator[ChatEvent]:
+            verdict = await self._check(session, sentence, answer)
+            if verdict is not None:
+                yield SentenceChecked(verdict)
+                if verdict.shown:
+                    yield Token((" " if len(answer.parts) > 1 else "") + verdict.text)
+
+        async for delta in self._deltas(plan, answer):
             for sentence in buffer.feed(delta):
-                async for event in emit(sentence):
+                async for event in settle(sentence):
                     yield event
         for sentence in buffer.flush():
-            async for event in emit(sentence):
+            async for event in settle(sentence):
                 yield event
-        if (tail := session.finish()) is not None:
-            text = (" " if answer.parts else "") + tail
-            answer.parts.append(text)
-            yield Token(text)
-        answer.grounding = session.result(answer.text).summary()
 
-    def _grounder(self, plan: ChatPlan) -> Grounder | None:
+    async def _annotated(self, plan: ChatPlan, answer: Answer, session: GroundingSession) -> AsyncIterator[ChatEvent]:
+        """Tokens leave at once; each finished sentence is checked on a thread, in order, while tokens flow, and
+        its verdict follows as soon as it is known."""
+        buffer = SentenceBuffer()
+        checks: list[asyncio.Task[SentenceOut | None]] = []
+
+        def check_next(sentence: str) -> None:
+            previous = checks[-1] if checks else None
+
+            async def run() -> SentenceOut | None:
+                if previous is not None:
+                    await previous  # verdicts in sentence order; the session is not thread-safe
+                return await self._check(session, sentence, answer)
+
+            checks.append(asyncio.create_task(run()))
+
+        def ready() -> list[ChatEvent]:
+            done: list[ChatEvent] = []
+            while checks and checks[0].done():
+                verdict = checks.pop(0).result()
+                if verdict is not None:
+                    done.append(SentenceChecked(verdict))
+            return done
+
+        try:
+            async for delta in self._deltas(plan, answer):
+                yield Token(strip_wrapper_tags(delta))
+                for sentence in buffer.feed(delta):
+                    check_next(sentence)
+                for event in ready():
+                    yield event
+            for sentence in buffer.flush():
+                check_next(sentence)
+            while checks:
+                verdict = await checks.pop(0)
+                if verdict is not None:
+                    yield SentenceChecked(verdict)
+        finally:
+            for task in checks:  # the client went away: nothing left to check for it
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError, Exception):
+                    await task
+
+    async def _check(self, session: GroundingSession, sentence: str, answer: Answer) -> SentenceOut | None:
+        """One sentence's verdict, with its text in the answer's numbering (recorded on `answer`)."""
+        sentence = strip_wrapper_tags(sentence)
+        if not sentence:
+            return None
+        shown = await run_in_threadpool(session.add, sentence)
+        verdict = session.last_verdict
+        attributed = verdict.best_source if verdict.supported else None
+        text, cited = answer.book.rewrite(shown if shown is not None else sentence, attributed)
+        source = answer.book.final_number(verdict.best_source)
+        if verdict.supported:
+            reason = f"supported by source [{source}]" if source else "supported by the sources it cites"
+        else:
+            reason = verdict.reason
+        out = SentenceOut(
+            index=len(answer.sentences),
+            text=text,
+            supported=verdict.supported,
+            reason=reason,
+            cited=cited,
+            source=source,
+            shown=shown is not None,
+        )
+        answer.sentences.append(out)
+        if out.shown:
+            answer.parts.append(text)
+        return out
+
+    async def _extractive(
+        self, plan: ChatPlan, answer: Answer, embed: Embed, intro: str | None = None, separator: bool = False
+    ) -> AsyncIterator[ChatEvent]:
+        """The answer the documents give: their best sentences, quoted with citations."""
+        quotes = await run_in_threadpool(extractive.select, plan.question, plan.best_sources, embed)
+        if not quotes:
+            return
+        rendered = extractive.render(quotes)
+        text, _ = answer.book.rewrite(rendered)
+        if intro:
+            text = f"{intro} {text}"
+        answer.mode = "extractive"
+        answer.parts.append(text)
+        yield Token(("\n\n" if separator else "") + text)
+
+    def _grounder(self, plan: ChatPlan, embed: Embed) -> Grounder | None:
         """None when grounding is off or there is nothing to check against."""
         spec = plan.grounding
-        if spec is None or spec.action == "off" or not plan.citations:
+        if spec is None or spec.action == "off" or not plan.context:
             return None
         return Grounder(
-            {c.source: c.text for c in plan.citations},
-            self._embed,
+            {number: document.text for number, document in plan.context.items()},
+            embed,
             spec.min_similarity,
             spec.min_overlap,
             spec.action,
+            question=plan.query or plan.question,  # a follow-up's rewrite says what it asks
         )
 
     def _fallback(self, plan: ChatPlan, error: LLMUnavailable) -> str | None:
-        """A sources-only answer when policy allows it (audited), else None."""
+        """The policy's message when it lets the documents answer while the model is down (audited), else None."""
         decision = self._policies.engine.llm_fallback(error.kind, plan.caller)
-        if decision is None or not plan.citations:
+        if decision is None or not plan.documents:
             return None
         with session_scope(self._sessions) as session:
             self._recorder.decision(session, plan, decision)
-        listing = "\n".join(f"[{c.source}] {c.title}: {c.text[:300]}" for c in plan.citations)
-        return f"{decision.message}\n{listing}"
+        return decision.message

@@ -15,8 +15,9 @@ from services.api.chat.generation import Generator
 from services.api.chat.plan import Answer, ChatPlan
 from services.api.chat.planning import Planner
 from services.api.chat.recording import Recorder
-from services.api.chat.schemas import ChatRequest, ChatResponse
+from services.api.chat.schemas import ChatRequest, ChatResponse, Citation, PassageOut
 from services.core.access.principals import Caller
+from services.core.answers.citations import CitableDocument, CitationBook, locations
 from services.core.errors import StewardError
 from services.core.llm.prompt import PROMPT_VERSION
 
@@ -34,10 +35,12 @@ class ChatService:
 
     async def stream(self, plan: ChatPlan) -> AsyncIterator[ChatEvent]:
         """`meta`, then the answer as `token` (and `sentence`) events, then `done` with the whole answer or `error`."""
-        yield Meta(plan.conversation_id, plan.citations)
-        answer = Answer(generated=plan.prompt is not None)
+        sources = [citation(number, document) for number, document in sorted(plan.context.items())]
+        yield Meta(plan.conversation_id, sources)
+        answer = Answer(CitationBook(plan.context))
         try:
             if plan.prompt is None:
+                answer.mode = "refused" if plan.refused else "not_found"
                 answer.parts.append(plan.fixed_answer or "")
                 yield Token(plan.fixed_answer or "")
             else:
@@ -48,16 +51,40 @@ class ChatService:
             await run_in_threadpool(self._recorder.failed, plan)
             yield Failed(exc)
             return
+        citations = [citation(number, document) for number, document in answer.book.citations()]
         await run_in_threadpool(self._recorder.settle, plan, answer)
-        await run_in_threadpool(self._recorder.answered, plan, answer)
-        yield Done(response(plan, answer))
+        await run_in_threadpool(self._recorder.answered, plan, answer, citations)
+        yield Done(response(plan, answer, citations))
 
 
-def response(plan: ChatPlan, answer: Answer) -> ChatResponse:
+def citation(number: int, document: CitableDocument) -> Citation:
+    """A document as a citation: its best passage's fields, and every passage and location the answer had."""
+    best = document.passages[0] if document.passages else None
+    return Citation(
+        source=number,
+        document_id=document.document_id,
+        title=document.title,
+        heading=best.heading if best else "",
+        chunk_index=best.chunk_index if best else 0,
+        score=round(best.score, 6) if best else 0.0,
+        similarity=round(document.similarity, 6),
+        text=best.text if best else "",
+        location=dict(best.location) if best else {},
+        locations=locations(document.passages),
+        passages=[
+            PassageOut(heading=p.heading, chunk_index=p.chunk_index, text=p.text, location=dict(p.location))
+            for p in document.passages
+        ],
+    )
+
+
+def response(plan: ChatPlan, answer: Answer, citations: list[Citation]) -> ChatResponse:
     return ChatResponse(
         conversation_id=plan.conversation_id,
         answer=answer.text,
-        citations=plan.citations,
+        mode=answer.mode,
+        citations=citations,
+        sentences=answer.sentences,
         refused=plan.refused,
         answered_from_sources=plan.fixed_answer is None,
         nearest=plan.nearest,

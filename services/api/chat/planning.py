@@ -8,20 +8,22 @@ from dataclasses import dataclass
 from fastapi.concurrency import run_in_threadpool
 from sqlalchemy.orm import Session, sessionmaker
 
+from services.api.chat.history import History, load_history
 from services.api.chat.plan import ChatPlan, GroundingSpec
 from services.api.chat.recording import Recorder
-from services.api.chat.schemas import ChatRequest, Citation
-from services.api.fields import to_turns
+from services.api.chat.schemas import ChatRequest
+from services.api.fields import HistoryTurn, to_turns
 from services.core.access.principals import Caller
+from services.core.answers.citations import CitableDocument
 from services.core.answers.grounding import GroundingAction
 from services.core.db.session import session_scope
-from services.core.llm.admission import AdmissionController, Priority
+from services.core.llm.admission import AdmissionController, priority_of
 from services.core.llm.budget import TokenCounter, fit_prompt
-from services.core.llm.prompt import PromptStyle, Turn
+from services.core.llm.prompt import Exchange, PromptStyle, answer_content, conversation_boundary
 from services.core.policy import PolicyEngine, ReloadablePolicies
 from services.core.quota import QuotaService
 from services.core.retrieval.rewrite import FollowUpRewriter
-from services.core.retrieval.search import Passage, Retrieval, Retriever
+from services.core.retrieval.search import Retrieval, Retriever
 
 NOT_FOUND_ANSWER = (
     "I don't know: none of the documents you can read seem to cover this. "
@@ -41,11 +43,17 @@ class PlanningConfig:
     grounding_min_overlap: float
 
 
-def priority_of(caller: Caller, request: ChatRequest) -> Priority:
-    """Applications are batch traffic unless they say otherwise; people are interactive."""
-    if request.priority is not None:
-        return request.priority
-    return "batch" if caller.role == "app" else "interactive"
+def pairs(history: list[HistoryTurn]) -> list[tuple[HistoryTurn, HistoryTurn]]:
+    """A stateless caller's history as (question, answer) pairs."""
+    return [
+        (q, a) for q, a in zip(history[::2], history[1::2], strict=False) if (q.role, a.role) == ("user", "assistant")
+    ]
+
+
+def stateless(pair: tuple[HistoryTurn, HistoryTurn], style: PromptStyle) -> Exchange:
+    """An earlier turn a stateless caller sent: its question and answer, with no sources."""
+    question, answer = pair
+    return Exchange(f"Question: {question.content}", answer_content(style, answer.content))
 
 
 def not_found_answer(found: Retrieval) -> str:
@@ -91,38 +99,51 @@ class Planner:
         plan, history = await run_in_threadpool(self._open, engine, caller, request)
         if plan.fixed_answer is not None:
             return plan
-        # The conversation's own history, or the caller's when it keeps the conversation itself (stateless apps).
-        turns = to_turns(request.history) if request.history else history
-        rewritten = await self._rewriter.rewrite(request.question, turns, request.rewrite)
-        return await run_in_threadpool(self._ground, engine, request, plan, turns, rewritten.query)
+        if request.history:  # a caller that keeps the conversation itself (stateless apps): plain turns only
+            exchanges = [stateless(t, self._config.prompt_style) for t in pairs(request.history)]
+            history = History(to_turns(request.history), exchanges, {})
+        rewritten = await self._rewriter.rewrite(
+            request.question,
+            history.turns,
+            request.rewrite,
+            caller=caller,
+            priority=priority_of(caller, request.priority),
+        )
+        return await run_in_threadpool(self._ground, engine, request, plan, history, rewritten.query)
 
-    def _open(self, engine: PolicyEngine, caller: Caller, request: ChatRequest) -> tuple[ChatPlan, list[Turn]]:
-        """The conversation, its history, and the input rules (deny-topic, prompt injection, quota room)."""
+    def _open(self, engine: PolicyEngine, caller: Caller, request: ChatRequest) -> tuple[ChatPlan, History]:
+        """The input rules (deny-topic, prompt injection), the quota, then the conversation and its history.
+
+        Quotas are settled before the conversation is written: on SQLite a transaction that has written holds
+        the database's only writer lock, which the counters (in the same database) would then wait for."""
+        screened = engine.screen_input(request.question, caller)  # prompt-injection rules
+        denied = next((d for d in screened if d.decision == "deny"), None)
+        refusal = engine.check_input(request.question, caller) or denied
+        if refusal is not None:
+            # A refused question costs a request: probing the rules is not free (429 when the budget is spent).
+            self._quotas.charge(caller, 0, 0)
+        else:
+            # A spent budget is refused before any work (LLM rewrite, retrieval).
+            self._quotas.ensure_room(caller)
         with session_scope(self._sessions) as session:
             conversation_id = self._recorder.open_conversation(session, caller, request.conversation_id)
-            history = self._recorder.history(session, conversation_id, caller)
-            plan = ChatPlan(conversation_id, caller, request.question)
-            screened = engine.screen_input(request.question, caller)  # prompt-injection rules
-            denied = next((d for d in screened if d.decision == "deny"), None)
-            refusal = engine.check_input(request.question, caller) or denied
+            history = load_history(session, conversation_id, caller)
+            plan = ChatPlan(conversation_id, caller, request.question, style=self._config.prompt_style)
             if refusal is not None:
                 self._recorder.decision(session, plan, refusal)
                 plan.fixed_answer, plan.refused = refusal.message, True
             else:
                 for flagged in screened:  # answered, but on the record for review
                     self._recorder.decision(session, plan, flagged)
-                # A spent budget is refused before any work (LLM rewrite, retrieval); raising here also rolls
-                # back a conversation just opened. A refused question never reaches the model: never counted.
-                self._quotas.ensure_room(caller)
         return plan, history
 
     def _ground(
-        self, engine: PolicyEngine, request: ChatRequest, plan: ChatPlan, history: list[Turn], query: str
+        self, engine: PolicyEngine, request: ChatRequest, plan: ChatPlan, history: History, query: str
     ) -> ChatPlan:
         """Retrieve, screen and fit: the prompt the model will get, with its numbered citations."""
         caller = plan.caller
         # Shedding happens before retrieval: a refused request should cost as little as possible.
-        self._admission.admit(priority_of(caller, request))
+        self._admission.admit(priority_of(caller, request.priority))
         scope, acl = engine.read_scope(caller)
         filters = request.filters.to_filters() if request.filters else None
         found = self._retriever.retrieve(query, scope, request.top_k, request.mode, filters, request.question)
@@ -155,7 +176,13 @@ class Planner:
             return plan
         config = self._config
         fitted = fit_prompt(
-            request.question, hits, history, config.prompt_style, self._counter, config.max_prompt_tokens
+            request.question,
+            hits,
+            history.exchanges,
+            config.prompt_style,
+            self._counter,
+            config.max_prompt_tokens,
+            conversation_boundary(plan.conversation_id),
         )
         # Only now is the model certain to be called ("I don't know" above is answered without it): charge one
         # request plus the prompt and the longest possible answer, or refuse with 429 having charged nothing.
@@ -171,13 +198,20 @@ class Planner:
                 sources_dropped=fitted.sources_dropped,
                 history_turns_dropped=fitted.history_turns_dropped,
             )
-        plan.prompt = fitted.prompt
+        plan.prompt, plan.user_content, plan.documents = fitted.prompt, fitted.user_content, fitted.documents
         plan.context_chunk_ids = [h.id for h in fitted.sources]
         plan.usage.prompt_tokens = fitted.prompt_tokens  # our count, until vLLM reports its own
         similarity = {p.chunk.id: p.similarity for p in found.passages}
-        plan.citations = [
-            Citation.of(Passage(h, similarity.get(h.id, 0.0)), source=n) for n, h in enumerate(fitted.sources, start=1)
-        ]
+        plan.context = {number: history.documents[number] for number in fitted.context if number in history.documents}
+        for document in fitted.documents:  # this turn's passages (a document quoted before gets the new ones too)
+            earlier = plan.context.get(document.number)
+            plan.context[document.number] = CitableDocument(
+                document.number,
+                document.document_id,
+                document.title,
+                (earlier.passages if earlier else ()) + document.passages,
+                max(similarity.get(p.id, 0.0) for p in document.passages),
+            )
         plan.grounding = self._grounding(engine, caller)
         return plan
 

@@ -5,24 +5,23 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
+from services.api.chat.history import stored_source
 from services.api.chat.plan import Answer, ChatPlan
+from services.api.chat.schemas import Citation
 from services.api.metrics import CHAT_REQUESTS, POLICY_DECISIONS, UNANSWERED_QUESTIONS
 from services.core import audit
 from services.core.access.principals import Caller
-from services.core.db.models import Conversation, Document, Message, UnansweredQuestion
+from services.core.db.models import Conversation, Message, UnansweredQuestion
 from services.core.db.session import session_scope
 from services.core.errors import ConversationNotFound
 from services.core.llm.budget import TokenCounter
-from services.core.llm.prompt import PROMPT_VERSION, Prompt, Turn
+from services.core.llm.prompt import PROMPT_VERSION, Prompt, answer_content
 from services.core.pii import PiiGuard
 from services.core.policy import PolicyDecision
 from services.core.quota import QuotaService
 from services.core.retrieval.search import Retrieval
-
-HISTORY_TURNS = 6
 
 
 class Recorder:
@@ -54,33 +53,6 @@ class Recorder:
         if found is None or found.principal_id != caller.id:
             raise ConversationNotFound(f"no conversation {conversation_id}")
         return found.id
-
-    def history(self, session: Session, conversation_id: str, caller: Caller) -> list[Turn]:
-        """The conversation's last turns, as the caller may read them now: an answer that cited a document the
-        caller can no longer read (access narrowed, document deleted) is left out, so a follow-up can never
-        bring its text back into a prompt."""
-        rows = list(
-            session.scalars(
-                select(Message)
-                .where(Message.conversation_id == conversation_id)
-                .order_by(Message.created_at.desc())
-                .limit(HISTORY_TURNS)
-            )
-        )
-        cited = {c.get("document_id") for m in rows for c in (m.citations or []) if isinstance(c, dict)}
-        scope = caller.read_scope
-        readable = {
-            d.id
-            for d in session.scalars(select(Document).where(Document.id.in_(cited)))
-            if scope.allows(d.groups, d.classification)
-        }
-        kept = [
-            m
-            for m in rows
-            if m.role != "assistant"
-            or all(c.get("document_id") in readable for c in (m.citations or []) if isinstance(c, dict))
-        ]
-        return [Turn(m.role, m.content) for m in reversed(kept)]
 
     def decision(self, session: Session, plan: ChatPlan, decision: PolicyDecision, **extra: Any) -> None:
         """One policy decision on the record, in `session`'s transaction."""
@@ -129,18 +101,31 @@ class Recorder:
             )
         self._quotas.refund(plan.charge, used)
 
-    def answered(self, plan: ChatPlan, answer: Answer) -> None:
-        """The conversation's two messages and the request's audit record, in one transaction."""
-        outcome = plan.outcome(answer.generated)
+    def answered(self, plan: ChatPlan, answer: Answer, citations: list[Citation]) -> None:
+        """The conversation's two messages and the request's audit record, in one transaction. When the model
+        answered, the turn is kept as the model saw it and wrote it, so a follow-up replays it token for token
+        (prefix cache) -- also when its sentences did not hold up and the user got an extractive answer: the
+        follow-up's own sentences are checked again, and replaying something else would recompute the turn."""
+        outcome = plan.outcome(answer.mode)
+        replay = plan.prompt is not None and bool(answer.model_text.strip()) and plan.user_content is not None
         with session_scope(self._sessions) as session:
             self._request(session, plan, answer.text, outcome)
-            session.add(Message(conversation_id=plan.conversation_id, role="user", content=plan.question))
+            session.add(
+                Message(
+                    conversation_id=plan.conversation_id,
+                    role="user",
+                    content=plan.question,
+                    model_content=plan.user_content if replay else None,
+                    sources=[stored_source(plan.context[d.number], d) for d in plan.documents] if replay else None,
+                )
+            )
             session.add(
                 Message(
                     conversation_id=plan.conversation_id,
                     role="assistant",
                     content=answer.text,
-                    citations=[c.model_dump() for c in plan.citations],
+                    citations=[c.model_dump() for c in citations],
+                    model_content=answer_content(plan.style, answer.model_text.strip()) if replay else None,
                 )
             )
         CHAT_REQUESTS.labels(outcome).inc()

@@ -9,7 +9,6 @@ back and the redacted answer is sent as one token just before `done` (the stream
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import AsyncIterator, Sequence
 
 from fastapi.concurrency import run_in_threadpool
@@ -20,17 +19,23 @@ from services.core.pii import PiiGuard, Placeholders
 
 
 def _citations(guard: PiiGuard, citations: Sequence[Citation], scope: Placeholders) -> list[Citation]:
-    """Citation texts redacted when the index keeps originals (redact_output)."""
+    """Citation texts (and their passages) redacted when the index keeps originals (redact_output)."""
     if not guard.redact_output or not citations:
         return list(citations)
-    redacted = guard.redact_many([c.text for c in citations], scope)
-    return [c.model_copy(update={"text": t}) for c, t in zip(citations, redacted, strict=True)]
+    redacted = []
+    for citation in citations:
+        texts = guard.redact_many([citation.text, *(p.text for p in citation.passages)], scope)
+        passages = [p.model_copy(update={"text": t}) for p, t in zip(citation.passages, texts[1:], strict=True)]
+        redacted.append(citation.model_copy(update={"text": texts[0], "passages": passages}))
+    return redacted
 
 
 def _response(guard: PiiGuard, response: ChatResponse) -> ChatResponse:
     scope = guard.conversation(response.conversation_id)
     citations = _citations(guard, response.citations, scope)
-    return response.model_copy(update={"answer": guard.redact(response.answer, scope), "citations": citations})
+    sentences = [s.model_copy(update={"text": guard.redact(s.text, scope)}) for s in response.sentences]
+    answer = guard.redact(response.answer, scope)
+    return response.model_copy(update={"answer": answer, "citations": citations, "sentences": sentences})
 
 
 async def redact(guard: PiiGuard, events: AsyncIterator[ChatEvent]) -> AsyncIterator[ChatEvent]:
@@ -43,13 +48,13 @@ async def redact(guard: PiiGuard, events: AsyncIterator[ChatEvent]) -> AsyncIter
     async for event in events:
         if isinstance(event, Meta):
             scope = guard.conversation(event.conversation_id)
-            citations = await run_in_threadpool(_citations, guard, event.citations, scope)
-            yield Meta(event.conversation_id, citations)
+            sources = await run_in_threadpool(_citations, guard, event.sources, scope)
+            yield Meta(event.conversation_id, sources)
         elif isinstance(event, Token):
             continue
         elif isinstance(event, SentenceChecked):
-            text = await run_in_threadpool(guard.redact, event.text, scope)
-            yield dataclasses.replace(event, text=text)
+            text = await run_in_threadpool(guard.redact, event.sentence.text, scope)
+            yield SentenceChecked(event.sentence.model_copy(update={"text": text}))
         elif isinstance(event, Done):
             redacted = await run_in_threadpool(_response, guard, event.response)
             yield Token(redacted.answer)

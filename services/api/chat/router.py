@@ -13,7 +13,7 @@ from services.api.chat import redaction
 from services.api.chat.events import ChatEvent, collect
 from services.api.chat.pipeline import ChatService
 from services.api.chat.schemas import ChatRequest, ChatResponse
-from services.api.deps import CurrentCaller, PiiDep
+from services.api.deps import ChatCaller, PiiDep
 from services.api.disconnect import ClientDisconnected, cancel_on_disconnect
 
 router = APIRouter(prefix="/v1", tags=["chat"])
@@ -46,7 +46,7 @@ async def _sse(events: AsyncIterator[ChatEvent]) -> AsyncIterator[str]:
     },
 )
 async def chat(
-    body: ChatRequest, request: Request, chat: ChatDep, pii: PiiDep, principal: CurrentCaller
+    body: ChatRequest, request: Request, chat: ChatDep, pii: PiiDep, principal: ChatCaller
 ) -> ChatResponse | Response:
     """Answer a question from the documents the caller may read, with numbered citations."""
     if body.stream:

@@ -18,8 +18,10 @@ class ChatRequest(BaseModel):
     mode: RetrievalMode | None = Field(default=None, description="default: the server's retrieval_mode setting")
     filters: SearchFilterFields | None = None
     history: History = Field(default=[], description="earlier turns, for callers that keep the conversation themselves")
-    rewrite: RewriteChoice = Field(
-        default="auto", description="follow-up rewriting: auto (LLM when idle, else concat), llm, concat or off"
+    rewrite: RewriteChoice | None = Field(
+        default=None,
+        description="follow-up rewriting: auto (LLM when idle, else concat), llm, concat or off; "
+        "default: the server's rewrite_mode setting",
     )
     priority: Literal["interactive", "batch"] | None = Field(
         default=None,
@@ -28,19 +30,56 @@ class ChatRequest(BaseModel):
     )
 
 
+class PassageOut(BaseModel):
+    """One passage of a cited document, as the model was given it."""
+
+    heading: str
+    chunk_index: int
+    text: str
+    location: dict[str, str | int] = Field(default_factory=dict)
+
+
 class Citation(SearchHit):
-    """A numbered source the answer was given; `[n]` in the answer refers to `source` n."""
+    """One cited document; `[n]` in the answer refers to `source` n. Numbers follow the order the answer first
+    cites the documents, every marker in the answer names one of these, and every one of these is cited. The
+    SearchHit fields describe its best passage; `passages` and `locations` are all the answer could draw on."""
 
     source: int
-    # Described as they were before citations shared SearchHit's fields (the OpenAPI snapshot keeps them).
     score: float
-    similarity: float = Field(description="cosine similarity to the question, the relevance floor's scale")
+    similarity: float = Field(description="cosine similarity of its best passage to the question")
+    locations: list[dict[str, str | int]] = Field(
+        default_factory=list, description="where the passages are: section (heading path), page, slide, sheet"
+    )
+    passages: list[PassageOut] = Field(default_factory=list)
+
+
+class SentenceOut(BaseModel):
+    """The grounding verdict on one sentence of a generated answer, as the `sentence` stream event gives it."""
+
+    index: int
+    text: str = Field(description="the sentence as shown, its citation markers in the answer's numbering")
+    supported: bool
+    reason: str = Field(description="why it is supported (by which source) or not")
+    cited: list[int] = Field(description="the citations it names")
+    source: int | None = Field(description="the citation whose text supports it best, if any")
+    shown: bool = Field(description="false when policy (grounding hold) kept it from the answer")
+
+
+AnswerMode = Literal["generated", "extractive", "refused", "not_found"]
 
 
 class ChatResponse(BaseModel):
     conversation_id: str
     answer: str
+    mode: AnswerMode = Field(
+        description="generated: written by the model and checked sentence by sentence; extractive: sentences "
+        "quoted from the sources (no generated sentence held up, or the model is down); refused: a policy rule "
+        "answered; not_found: nothing the caller may read covers it"
+    )
     citations: list[Citation]
+    sentences: list[SentenceOut] = Field(
+        default_factory=list, description="the verdict on every generated sentence, in order (grounding)"
+    )
     refused: bool = Field(description="a policy rule answered instead of the model")
     answered_from_sources: bool = Field(description="false when nothing relevant was found and no model ran")
     nearest: list[dict[str, str | float]] = Field(
@@ -50,7 +89,7 @@ class ChatResponse(BaseModel):
     prompt_version: str
     grounding: dict[str, int | bool] | None = Field(
         default=None,
-        description="the grounding check of a generated answer: sentences checked, unsupported, removed, flagged, "
-        "invalid_citations (markers naming a source not in the context, removed) and fell_back (nothing "
-        'supported was left: the answer is "I don\'t know")',
+        description="the grounding check of a generated answer: sentences checked, unsupported, removed (held "
+        "back), flagged (shown marked unsupported), invalid_citations (markers naming a source not in the "
+        "context, removed) and fell_back (no generated sentence was supported: the answer is extractive)",
     )

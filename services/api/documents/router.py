@@ -7,7 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, File, Form, Query, Response, UploadFile, status
 from fastapi.concurrency import run_in_threadpool
 
-from services.api.deps import BlobsDep, CurrentCaller, OutboxDep, SessionDep, SettingsDep, VectorStoreDep
+from services.api.deps import BlobsDep, CurrentCaller, IngestCaller, OutboxDep, SessionDep, SettingsDep, VectorStoreDep
 from services.api.documents import service
 from services.api.documents.schemas import (
     DocumentList,
@@ -16,6 +16,7 @@ from services.api.documents.schemas import (
     DocumentUpdate,
     DocumentVersionOut,
 )
+from services.api.fields import Limit, Offset
 from services.core.errors import PayloadTooLarge
 
 router = APIRouter(prefix="/v1/documents", tags=["documents"])
@@ -28,7 +29,7 @@ async def upload_document(
     blobs: BlobsDep,
     outbox: OutboxDep,
     vector_store: VectorStoreDep,
-    principal: CurrentCaller,
+    principal: IngestCaller,
     response: Response,
     file: Annotated[UploadFile, File(description="txt, md, html, pdf or docx")],
     groups: Annotated[list[str], Form(description="groups allowed to read it (repeat or comma-separate)")],
@@ -72,8 +73,8 @@ async def upload_document(
 def list_documents(
     session: SessionDep,
     principal: CurrentCaller,
-    limit: Annotated[int, Query(ge=1, le=500)] = 100,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    limit: Limit = 100,
+    offset: Offset = 0,
     status: Annotated[DocumentStatus | None, Query(description="only documents with this status")] = None,
 ) -> DocumentList:
     """Documents the caller may read, newest first."""
@@ -98,7 +99,7 @@ def document_versions(session: SessionDep, principal: CurrentCaller, document_id
 
 @router.patch("/{document_id}", response_model=DocumentOut)
 def update_document(
-    body: DocumentUpdate, session: SessionDep, vector_store: VectorStoreDep, principal: CurrentCaller, document_id: str
+    body: DocumentUpdate, session: SessionDep, vector_store: VectorStoreDep, principal: IngestCaller, document_id: str
 ) -> DocumentOut:
     """Change a document's groups, classification, tags or title without uploading it again (admin).
 
@@ -111,7 +112,7 @@ def update_document(
 
 
 @router.post("/{document_id}/retry", status_code=status.HTTP_202_ACCEPTED, response_model=DocumentOut)
-def retry_document(session: SessionDep, outbox: OutboxDep, principal: CurrentCaller, document_id: str) -> DocumentOut:
+def retry_document(session: SessionDep, outbox: OutboxDep, principal: IngestCaller, document_id: str) -> DocumentOut:
     """Queue a failed document's current version again (admin); 409 when it has not failed."""
     document = service.retry(session=session, outbox=outbox, principal=principal, document_id=document_id)
     return DocumentOut.model_validate(document)
@@ -119,7 +120,7 @@ def retry_document(session: SessionDep, outbox: OutboxDep, principal: CurrentCal
 
 @router.delete("/{document_id}", status_code=status.HTTP_204_NO_CONTENT)
 def delete_document(
-    session: SessionDep, vector_store: VectorStoreDep, blobs: BlobsDep, principal: CurrentCaller, document_id: str
+    session: SessionDep, vector_store: VectorStoreDep, blobs: BlobsDep, principal: IngestCaller, document_id: str
 ) -> Response:
     """Delete a document and every vector of it (admin)."""
     service.delete(

@@ -7,7 +7,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query, Response, status
 
-from services.api.deps import CurrentCaller, SessionDep
+from services.api.deps import AdminCaller, SessionDep
 from services.api.groups import service
 from services.api.groups.schemas import (
     AccessExplanationOut,
@@ -36,7 +36,7 @@ def _out(group: Group, members: Sequence[str]) -> GroupOut:
 
 
 @router.post("/groups", status_code=status.HTTP_201_CREATED, response_model=GroupOut)
-def create_group(body: GroupCreate, session: SessionDep, principal: CurrentCaller) -> GroupOut:
+def create_group(body: GroupCreate, session: SessionDep, principal: AdminCaller) -> GroupOut:
     """Create a group (admin); 409 if the name is taken. Clearance defaults to internal."""
     group = service.create(
         session=session, admin=principal, name=body.name, clearance=body.clearance, description=body.description
@@ -45,13 +45,13 @@ def create_group(body: GroupCreate, session: SessionDep, principal: CurrentCalle
 
 
 @router.get("/groups", response_model=GroupList)
-def list_groups(session: SessionDep, principal: CurrentCaller) -> GroupList:
+def list_groups(session: SessionDep, principal: AdminCaller) -> GroupList:
     """Every group with its clearance and member principal ids (admin)."""
     return GroupList(groups=[_out(g, members) for g, members in service.list(session=session, admin=principal)])
 
 
 @router.patch("/groups/{name}", response_model=GroupOut)
-def update_group(name: str, body: GroupUpdate, session: SessionDep, principal: CurrentCaller) -> GroupOut:
+def update_group(name: str, body: GroupUpdate, session: SessionDep, principal: AdminCaller) -> GroupOut:
     """Change a group's clearance or description (admin); effective on the members' next request."""
     group = service.update(
         session=session, admin=principal, name=name, clearance=body.clearance, description=body.description
@@ -60,21 +60,21 @@ def update_group(name: str, body: GroupUpdate, session: SessionDep, principal: C
 
 
 @router.put("/groups/{name}/members/{principal_id}", response_model=MembershipOut)
-def add_member(name: str, principal_id: str, session: SessionDep, principal: CurrentCaller) -> MembershipOut:
+def add_member(name: str, principal_id: str, session: SessionDep, principal: AdminCaller) -> MembershipOut:
     """Make a principal a member (admin; idempotent). 404 for an unknown group or principal."""
     service.add_member(session=session, admin=principal, name=name, principal_id=principal_id)
     return MembershipOut(group=name, principal_id=principal_id, member=True)
 
 
 @router.delete("/groups/{name}/members/{principal_id}", status_code=status.HTTP_204_NO_CONTENT)
-def remove_member(name: str, principal_id: str, session: SessionDep, principal: CurrentCaller) -> Response:
+def remove_member(name: str, principal_id: str, session: SessionDep, principal: AdminCaller) -> Response:
     """Remove a membership (admin); 404 when the principal is not a member."""
     service.remove_member(session=session, admin=principal, name=name, principal_id=principal_id)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
 @router.get("/principals/{principal_id}", response_model=PrincipalAccessOut)
-def principal_access(principal_id: str, session: SessionDep, principal: CurrentCaller) -> PrincipalAccessOut:
+def principal_access(principal_id: str, session: SessionDep, principal: AdminCaller) -> PrincipalAccessOut:
     """A principal's groups, effective clearance (the highest of its groups') and readable levels (admin)."""
     found, groups = service.principal_access(session=session, admin=principal, principal_id=principal_id)
     return PrincipalAccessOut(
@@ -92,7 +92,7 @@ def principal_access(principal_id: str, session: SessionDep, principal: CurrentC
 def explain_access(
     document_id: str,
     session: SessionDep,
-    principal: CurrentCaller,
+    principal: AdminCaller,
     principal_id: Annotated[str, Query(min_length=1, max_length=36, description="whose access to explain")],
 ) -> AccessExplanationOut:
     """Whether the principal may read the document and why not (admin only: it names groups and levels)."""

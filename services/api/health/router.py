@@ -9,7 +9,8 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from sqlalchemy import text
 from sqlalchemy.orm import Session, sessionmaker
 
-from services.api.deps import LLMDep, SessionsDep, VectorStoreDep
+from services.api.deps import AdminCaller, LLMDep, SessionsDep, VectorStoreDep
+from services.core.llm.stack import LLMStack
 from services.core.vectorstore import VectorStore
 
 router = APIRouter(tags=["health"])
@@ -22,6 +23,7 @@ def healthz() -> dict[str, str]:
 
 
 def _backend_checks(sessions: sessionmaker[Session], vector_store: VectorStore) -> dict[str, str]:
+    """Each backend: "ok", or what failed (for admins only: exception text can name hosts and paths)."""
     checks: dict[str, str] = {}
     try:
         with sessions() as session:
@@ -37,9 +39,7 @@ def _backend_checks(sessions: sessionmaker[Session], vector_store: VectorStore) 
     return checks
 
 
-@router.get("/readyz")
-async def readyz(sessions: SessionsDep, vector_store: VectorStoreDep, llm: LLMDep) -> JSONResponse:
-    """Every backend answers: database, vector store and the LLM server. 503 names what is down."""
+async def _checks(sessions: sessionmaker[Session], vector_store: VectorStore, llm: LLMStack) -> dict[str, str]:
     checks = await run_in_threadpool(_backend_checks, sessions, vector_store)
     gateway = llm.gateway
     if gateway.breaker.state == "open":
@@ -48,8 +48,29 @@ async def readyz(sessions: SessionsDep, vector_store: VectorStoreDep, llm: LLMDe
         checks["llm"] = "ok"
     else:
         checks["llm"] = f"error: no healthy LLM server at {gateway.base_url}"
+    return checks
+
+
+def _answer(checks: dict[str, str]) -> JSONResponse:
     ready = all(value == "ok" for value in checks.values())
     return JSONResponse({"ready": ready, "checks": checks}, status_code=200 if ready else 503)
+
+
+@router.get("/readyz")
+async def readyz(sessions: SessionsDep, vector_store: VectorStoreDep, llm: LLMDep) -> JSONResponse:
+    """Every backend answers: database, vector store and the LLM server; 503 names which is down ("down"), and
+    no more: the reason is for admins, at GET /v1/admin/readyz."""
+    checks = await _checks(sessions, vector_store, llm)
+    return _answer({name: "ok" if value == "ok" else "down" for name, value in checks.items()})
+
+
+@router.get("/v1/admin/readyz", tags=["admin"])
+async def readyz_details(
+    sessions: SessionsDep, vector_store: VectorStoreDep, llm: LLMDep, principal: AdminCaller
+) -> JSONResponse:
+    """Readiness with the reason each backend is down (admin): error text, addresses, circuit state."""
+    principal.require_role("admin")
+    return _answer(await _checks(sessions, vector_store, llm))
 
 
 @router.get("/metrics")

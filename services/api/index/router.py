@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter
 from fastapi.concurrency import run_in_threadpool
 
-from services.api.deps import CurrentCaller, OutboxDep, SessionsDep, VectorStoreDep
+from services.api.deps import AdminCaller, OutboxDep, SessionsDep, VectorStoreDep
 from services.api.index import service
 from services.api.index.schemas import DriftOut
 
@@ -14,7 +14,7 @@ router = APIRouter(prefix="/v1/admin/index", tags=["admin"])
 
 @router.get("/drift", response_model=DriftOut)
 async def index_drift(
-    sessions: SessionsDep, vector_store: VectorStoreDep, outbox: OutboxDep, principal: CurrentCaller
+    sessions: SessionsDep, vector_store: VectorStoreDep, outbox: OutboxDep, principal: AdminCaller
 ) -> DriftOut:
     """Where the vector index and the database disagree (admin); changes nothing."""
     report = await run_in_threadpool(
@@ -27,7 +27,7 @@ async def index_drift(
 
 @router.post("/repair", response_model=DriftOut)
 async def repair_index(
-    sessions: SessionsDep, vector_store: VectorStoreDep, outbox: OutboxDep, principal: CurrentCaller
+    sessions: SessionsDep, vector_store: VectorStoreDep, outbox: OutboxDep, principal: AdminCaller
 ) -> DriftOut:
     """Repair every disagreement (admin): orphans and leftovers removed, access set to the row's, documents
     with missing chunks queued again. Returns what was found; the repair is audited."""

@@ -6,7 +6,8 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query
 
-from services.api.deps import CurrentCaller, SessionDep
+from services.api.deps import AdminCaller, SessionDep
+from services.api.fields import Limit, Offset
 from services.api.jobs import service
 from services.api.jobs.schemas import JobList, JobOut, JobStatus
 
@@ -16,10 +17,10 @@ router = APIRouter(prefix="/v1/admin/jobs", tags=["admin"])
 @router.get("", response_model=JobList)
 def list_jobs(
     session: SessionDep,
-    principal: CurrentCaller,
+    principal: AdminCaller,
     status: Annotated[JobStatus | None, Query(description="e.g. failed: the failed-jobs view")] = None,
-    limit: Annotated[int, Query(ge=1, le=500)] = 100,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    limit: Limit = 100,
+    offset: Offset = 0,
 ) -> JobList:
     """Ingestion jobs, newest first (admin). Retry a failed one with POST /v1/documents/{id}/retry."""
     rows, total = service.list(session=session, principal=principal, status=status, limit=limit, offset=offset)

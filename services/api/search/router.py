@@ -5,10 +5,11 @@ from __future__ import annotations
 from fastapi import APIRouter
 from fastapi.concurrency import run_in_threadpool
 
-from services.api.deps import CurrentCaller, PiiDep, PoliciesDep, RetrieverDep, RewriterDep, SessionsDep
+from services.api.deps import AuditWriterDep, PiiDep, PoliciesDep, RetrieverDep, RewriterDep, SearchCaller
 from services.api.fields import to_turns
 from services.api.search import service
 from services.api.search.schemas import NearestDocumentOut, SearchHit, SearchRequest, SearchResponse
+from services.core.llm.admission import priority_of
 
 router = APIRouter(prefix="/v1", tags=["search"])
 
@@ -16,19 +17,21 @@ router = APIRouter(prefix="/v1", tags=["search"])
 @router.post("/search", response_model=SearchResponse)
 async def search(
     body: SearchRequest,
-    sessions: SessionsDep,
+    audit_log: AuditWriterDep,
     retriever: RetrieverDep,
     policies: PoliciesDep,
     pii: PiiDep,
     rewriter: RewriterDep,
-    principal: CurrentCaller,
+    principal: SearchCaller,
 ) -> SearchResponse:
     """Ranked chunks the caller may read (document id, title, score, similarity, text), and whether any of
     them clears the relevance floor. A follow-up with `history` is first rewritten into a standalone query."""
-    rewritten = await rewriter.rewrite(body.query, to_turns(body.history), body.rewrite)
+    rewritten = await rewriter.rewrite(
+        body.query, to_turns(body.history), body.rewrite, caller=principal, priority=priority_of(principal)
+    )
     found = await run_in_threadpool(
         lambda: service.search(
-            sessions=sessions,
+            audit_log=audit_log,
             retriever=retriever,
             policies=policies,
             pii=pii,

@@ -16,8 +16,10 @@ class SearchRequest(BaseModel):
     mode: RetrievalMode | None = Field(default=None, description="default: the server's retrieval_mode setting")
     filters: SearchFilterFields | None = None
     history: History = Field(default=[], description="earlier turns; a follow-up query is rewritten with them")
-    rewrite: RewriteChoice = Field(
-        default="auto", description="follow-up rewriting: auto (LLM when idle, else concat), llm, concat or off"
+    rewrite: RewriteChoice | None = Field(
+        default=None,
+        description="follow-up rewriting: auto (LLM when idle, else concat), llm, concat or off; "
+        "default: the server's rewrite_mode setting",
     )
 
 

@@ -7,7 +7,8 @@ from typing import Annotated
 from fastapi import APIRouter, Query
 from pydantic import AwareDatetime
 
-from services.api.deps import CurrentCaller, SessionDep
+from services.api.deps import AdminCaller, SessionDep
+from services.api.fields import Limit, Offset
 from services.api.unanswered import service
 from services.api.unanswered.schemas import UnansweredList, UnansweredOut
 
@@ -17,9 +18,9 @@ router = APIRouter(prefix="/v1/admin/unanswered", tags=["admin"])
 @router.get("", response_model=UnansweredList)
 def unanswered(
     session: SessionDep,
-    principal: CurrentCaller,
-    limit: Annotated[int, Query(ge=1, le=500)] = 100,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    principal: AdminCaller,
+    limit: Limit = 100,
+    offset: Offset = 0,
     since: Annotated[AwareDatetime | None, Query(description="only questions asked at or after")] = None,
 ) -> UnansweredList:
     """Newest first, with the best similarity reached and the nearest documents (admin)."""

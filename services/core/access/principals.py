@@ -1,11 +1,8 @@
-"""API keys and the principal a request acts as. Keys are stored as SHA-256 hashes, never in clear."""
+"""The principal a request acts as (the Caller), its groups and memberships, and the bootstrap admin."""
 
 from __future__ import annotations
 
 import dataclasses
-import hashlib
-import hmac
-import secrets
 from dataclasses import dataclass
 from typing import Literal
 
@@ -13,13 +10,12 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from services.core.access.rules import DEFAULT_CLASSIFICATION, ReadScope, effective_clearance
-from services.core.db.models import ApiKey, Group, GroupMember, Principal
-from services.core.errors import InvalidInput, NotAuthenticated, PermissionDenied
+from services.core.db.models import Group, GroupMember, Principal
+from services.core.errors import PermissionDenied
 
 Role = Literal["admin", "user", "app"]
 ROLES: tuple[Role, ...] = ("admin", "user", "app")
 BOOTSTRAP_ADMIN = "bootstrap-admin"
-KEY_PREFIX = "stw"
 
 
 @dataclass(frozen=True)
@@ -38,6 +34,8 @@ class Caller:
     clearance: str | None = DEFAULT_CLASSIFICATION
     # The request's Origin header (the embedding widget's site): quotas per origin.
     origin: str | None = None
+    # What the key may be used for (services/core/access/keys.py): search, chat, ingest, admin.
+    scopes: frozenset[str] = frozenset(("search", "chat", "ingest", "admin"))
 
     @property
     def readable_groups(self) -> list[str] | None:
@@ -56,12 +54,11 @@ class Caller:
         if self.role not in roles:
             raise PermissionDenied(f"this action needs role {' or '.join(roles)}; you are {self.role}")
 
-
-def hash_key(key: str) -> str:
-    return hashlib.sha256(key.encode()).hexdigest()
-
-
-BOOTSTRAP_KEY = "bootstrap"
+    def require_scope(self, scope: str) -> None:
+        if scope not in self.scopes:
+            raise PermissionDenied(
+                f"this API key does not have the {scope!r} scope (it has {', '.join(sorted(self.scopes))})"
+            )
 
 
 def memberships(session: Session, principal_id: str) -> list[Group]:
@@ -76,7 +73,8 @@ def memberships(session: Session, principal_id: str) -> list[Group]:
     )
 
 
-def _context(session: Session, principal: Principal, api_key: str | None = None) -> Caller:
+def caller_of(session: Session, principal: Principal, api_key: str | None, scopes: frozenset[str]) -> Caller:
+    """The Caller a request with this principal's key acts as: its groups and clearance read now."""
     groups = memberships(session, principal.id)
     return Caller(
         principal.id,
@@ -85,6 +83,7 @@ def _context(session: Session, principal: Principal, api_key: str | None = None)
         tuple(g.name for g in groups),
         api_key,
         effective_clearance(g.clearance for g in groups),
+        scopes=scopes,
     )
 
 
@@ -122,41 +121,3 @@ def ensure_bootstrap_admin(session: Session) -> Principal:
         session.add(principal)
         session.flush()
     return principal
-
-
-def create_key(session: Session, name: str, role: str, groups: list[str]) -> tuple[Caller, str]:
-    """Create (or reuse) the principal `name` and issue it a new key; the clear key is returned once."""
-    if role not in ROLES:
-        raise InvalidInput(f"role must be one of {', '.join(ROLES)}")
-    groups = sorted({g.strip() for g in groups if g.strip()})
-    principal = session.scalar(select(Principal).where(Principal.name == name))
-    if len(groups) > 50 or any(len(g) > 100 for g in groups):
-        raise InvalidInput("at most 50 groups of at most 100 characters each")
-    if principal is None:
-        principal = Principal(name=name, role=role)
-        session.add(principal)
-    else:
-        principal.role = role
-    session.flush()
-    set_memberships(session, principal.id, groups)
-    prefix = secrets.token_hex(6)
-    key = f"{KEY_PREFIX}_{prefix}_{secrets.token_urlsafe(32)}"
-    session.add(ApiKey(principal_id=principal.id, prefix=prefix, key_hash=hash_key(key)))
-    session.flush()
-    return _context(session, principal), key
-
-
-def authenticate(session: Session, key: str | None, admin_key: str) -> Caller:
-    """The principal owning `key`, or NotAuthenticated; comparisons are constant-time."""
-    if not key:
-        raise NotAuthenticated("missing API key: send 'Authorization: Bearer <key>'")
-    if hmac.compare_digest(key.encode(), admin_key.encode()):
-        return _context(session, ensure_bootstrap_admin(session), BOOTSTRAP_KEY)
-    parts = key.split("_", 2)
-    if len(parts) == 3 and parts[0] == KEY_PREFIX:
-        row = session.scalar(select(ApiKey).where(ApiKey.prefix == parts[1], ApiKey.revoked_at.is_(None)))
-        if row is not None and hmac.compare_digest(row.key_hash, hash_key(key)):
-            principal = session.get(Principal, row.principal_id)
-            if principal is not None:
-                return _context(session, principal, row.prefix)
-    raise NotAuthenticated("invalid or revoked API key")

@@ -1,6 +1,9 @@
-"""Grounding: every answer sentence is checked against the sources it cites before it reaches the user.
+"""Grounding: every answer sentence is checked against the sources it cites.
 
 The embedded model is a tiny base model that invents freely; this is the layer that keeps answers honest.
+What happens to a sentence that fails is policy: `annotate` (the default) lets tokens stream as the model
+writes them and sends each sentence's verdict after it (clients mark an unsupported one), `hold` sends only
+sentences that passed (the strict mode: nothing unchecked reaches the user), `off` checks nothing.
 A sentence is supported when every number in it occurs in its sources and it either resembles one of their
 sentences (embedding cosine) or shares most of its content words with them. It is checked against the
 sources it cites, or all of them when it cites none. A citation marker naming a source that was not in the
@@ -14,13 +17,28 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Literal
 
-GroundingAction = Literal["remove", "flag", "off"]
+from services.core.embedding.memo import MemoEmbed
+
+GroundingAction = Literal["annotate", "hold", "off"]
+# Names the settings and policy files used before annotate/hold: remove -> hold, flag -> annotate.
+LEGACY_ACTIONS = {"remove": "hold", "flag": "annotate"}
 Embed = Callable[[Sequence[str]], list[list[float]]]
 
-FLAG = "⚠ unsupported: "
 # Word overlap vouches only for sentences with at least this many content words: "100%" or "**€110**" share
 # all their words with almost any source (measured: bench/grounding.py). Shorter ones need similarity.
 MIN_OVERLAP_WORDS = 3
+
+# A short answer ("6:30 a.m.", "Extension 4357.") is too terse to resemble any source sentence, yet is right
+# when all of its words and numbers stand in the source sentence that answers the question: the one most
+# similar to the question. Up to this many content words count as terse...
+TERSE_WORDS = 4
+# ...and that source sentence must resemble the question at least this much (MiniLM cosine), or no sentence
+# is taken as answering it.
+TERSE_MIN_QUESTION_SIMILARITY = 0.5
+
+# A sentence is compared with at most this many source sentences: those sharing the most content words and
+# numbers with it (a lexical shortlist before the embedding; see Grounder._candidates).
+MAX_CANDIDATES = 8
 
 # A sentence ends at . ! or ? (and any closing quote/bracket and citation markers right after it), followed by
 # whitespace and an upper-case letter, a digit or an opening quote. "e.g. the" and "€40.50" do not split.
@@ -30,6 +48,7 @@ _WORD = re.compile(r"\w+", re.UNICODE)
 _NUMBER = re.compile(r"\d+(?:[.,:]\d+)*")
 # Source chunks are often lists, tables and CSV rows: a line break ends a sentence there too.
 _SOURCE_LINES = re.compile(r"\n+")
+_BULLETS = " -*•\t"
 
 # Words that carry no claim of their own: overlap is measured on the rest.
 _STOPWORD_TEXT = """
@@ -51,16 +70,31 @@ class SentenceVerdict:
     overlap: float  # share of its content words found in those sources
     words: int  # how many content words it has
     numbers_ok: bool  # every number in it occurs in those sources
+    best_source: int | None = None  # the source holding its most similar sentence (attribution)
+    terse: bool = False  # supported as a short answer found in the source sentence that answers the question
+
+    @property
+    def reason(self) -> str:
+        """Why it passed or failed, for the person reading the answer."""
+        if self.supported and self.terse:
+            return f"found in the sentence of source [{self.best_source}] that answers the question"
+        if self.supported:
+            return f"supported by source [{self.best_source}]" if self.best_source else "supported by the sources"
+        if not self.numbers_ok:
+            return "it states a number the sources do not contain"
+        if self.words == 0:
+            return "it says nothing the sources could support"
+        return "no source says this"
 
 
 @dataclass
 class GroundingResult:
     answer: str  # what reaches the user
     verdicts: list[SentenceVerdict] = field(default_factory=list)
-    removed: int = 0
-    flagged: int = 0
+    removed: int = 0  # held back (hold mode)
+    flagged: int = 0  # shown with an unsupported verdict (annotate mode)
     invalid_citations: int = 0
-    fell_back: bool = False  # nothing supported was left: the answer became "I don't know"
+    fell_back: bool = False  # no generated sentence was supported: the answer became extractive
 
     @property
     def unsupported(self) -> int:
@@ -88,8 +122,24 @@ def split_sentences(text: str) -> list[str]:
     return [s for s in sentences if s]
 
 
+def source_sentences(text: str) -> list[str]:
+    """A source's sentences: split at sentence ends and at line breaks (lists, tables, CSV rows), without list
+    bullets. The extractive answer picks from the same strings, so one answer embeds each of them once."""
+    return [s for line in _SOURCE_LINES.split(text) for s in split_sentences(line.strip(_BULLETS)) if s]
+
+
+def _terms(text: str) -> set[str]:
+    return content_words(text) | numbers(text)
+
+
 def content_words(text: str) -> set[str]:
-    return {w for w in (m.group().lower() for m in _WORD.finditer(_MARKER.sub(" ", text))) if w not in _STOPWORDS}
+    """Its words that could carry a claim: no stop words, no numbers (checked apart), no single letters
+    (the pieces of "a.m." or "e.g.")."""
+    return {
+        w
+        for w in (m.group().lower() for m in _WORD.finditer(_MARKER.sub(" ", text)))
+        if w not in _STOPWORDS and len(w) > 1 and not w.isdigit()
+    }
 
 
 def numbers(text: str) -> set[str]:
@@ -129,25 +179,74 @@ class Grounder:
         embed: Embed,
         min_similarity: float,
         min_overlap: float,
-        action: GroundingAction = "remove",
+        action: GroundingAction = "hold",
+        question: str = "",
     ) -> None:
         self._sources = dict(sources)
-        self._embed = embed
+        # Each distinct text embedded once per answer, however many sentences compare with it.
+        self._embed = embed if isinstance(embed, MemoEmbed) else MemoEmbed(embed)
         self.min_similarity, self.min_overlap, self.action = min_similarity, min_overlap, action
+        self._question = question
         self._words = {n: content_words(t) for n, t in self._sources.items()}
         self._numbers = {n: numbers(t) for n, t in self._sources.items()}
-        self._sentences: dict[int, list[list[float]]] | None = None
+        self._pieces = {n: source_sentences(text) for n, text in self._sources.items()}
+        # What each source sentence says, lexically: a sentence is compared (embedded) only with the source
+        # sentences it shares a content word or a number with (see _candidates).
+        self._piece_terms = {n: [_terms(p) for p in pieces] for n, pieces in self._pieces.items()}
+        self._answering: dict[tuple[int, ...], tuple[int, str] | None] = {}
 
-    def _source_vectors(self) -> dict[int, list[list[float]]]:
-        if self._sentences is None:
-            pieces = {
-                n: [s for line in _SOURCE_LINES.split(text) for s in split_sentences(line)]
-                for n, text in self._sources.items()
-            }
-            flat = [s for n in pieces for s in pieces[n]]
-            vectors = iter(self._embed(flat)) if flat else iter([])
-            self._sentences = {n: [next(vectors) for _ in pieces[n]] for n in pieces}
-        return self._sentences
+    def _candidates(self, text: str, against: Sequence[int]) -> list[tuple[int, str]]:
+        """(source, sentence) of the given sources sharing a content word or a number with `text`: at most
+        MAX_CANDIDATES of them, those sharing the most.
+
+        Only these are embedded and compared: a source sentence with no word in common with an answer sentence
+        does not vouch for it in practice, and leaving it out can only lower a similarity, never raise it, so
+        the check is no weaker. Embedding every sentence of every source for every answer was most of Steward's
+        own CPU while vLLM decoded on the same cores (bench/llm_gateway.py --profile)."""
+        terms = _terms(text)
+        shared = [
+            (len(terms & piece_terms), rank, n, piece)
+            for n in against
+            for rank, (piece, piece_terms) in enumerate(
+                zip(self._pieces.get(n, []), self._piece_terms.get(n, []), strict=True)
+            )
+            if terms & piece_terms
+        ]
+        # The ones sharing the most terms (ties: in source order); the rest are as unlikely to vouch for it.
+        shared.sort(key=lambda item: (-item[0], item[2], item[1]))
+        return [(n, piece) for _, _, n, piece in shared[:MAX_CANDIDATES]]
+
+    def _best(self, text: str, candidates: Sequence[tuple[int, str]]) -> tuple[float, int, str] | None:
+        """The highest cosine of `text` to one of `candidates` (unit vectors), with that candidate."""
+        if not candidates:
+            return None
+        vectors = self._embed([text, *(piece for _, piece in candidates)])
+        query, rest = vectors[0], vectors[1:]
+        return max(
+            (sum(a * b for a, b in zip(query, vector, strict=True)), n, piece)
+            for (n, piece), vector in zip(candidates, rest, strict=True)
+        )
+
+    def _answering_sentence(self, against: Sequence[int]) -> tuple[int, str] | None:
+        """(source, sentence) of the given sources most similar to the question, if similar enough."""
+        key = tuple(against)
+        if key not in self._answering:
+            found = self._best(self._question, self._candidates(self._question, against)) if self._question else None
+            ok = found is not None and found[0] >= TERSE_MIN_QUESTION_SIMILARITY
+            self._answering[key] = (found[1], found[2]) if ok and found is not None else None
+        return self._answering[key]
+
+    def _terse_answer(self, sentence: str, words: set[str], against: Sequence[int]) -> int | None:
+        """The source whose question-answering sentence holds every word and number of a short answer."""
+        if len(words) > TERSE_WORDS or not (words or numbers(sentence)):
+            return None
+        answering = self._answering_sentence(against)
+        if answering is None:
+            return None
+        source, text = answering
+        if words <= content_words(text) and numbers(sentence) <= numbers(text):
+            return source
+        return None
 
     def check_sentence(self, sentence: str) -> SentenceVerdict:
         marked = cited_sources(sentence)
@@ -159,43 +258,50 @@ class Grounder:
         # A sentence with no content words ("Yes.") has nothing the sources could vouch for by wording.
         overlap = len(words & known) / len(words) if words else 0.0
         numbers_ok = numbers(sentence) <= set().union(*(self._numbers[n] for n in against)) if against else False
-        similarity = self._similarity(sentence, against)
+        similarity, best = self._similarity(sentence, against)
         supported = passes(similarity, overlap, len(words), numbers_ok, self.min_similarity, self.min_overlap)
-        return SentenceVerdict(sentence, cited, invalid, supported, similarity, overlap, len(words), numbers_ok)
+        terse = False
+        if not supported and numbers_ok and (source := self._terse_answer(sentence, words, against)) is not None:
+            supported, terse, best = True, True, source
+        return SentenceVerdict(
+            sentence, cited, invalid, supported, similarity, overlap, len(words), numbers_ok, best, terse
+        )
 
-    def _similarity(self, sentence: str, against: Sequence[int]) -> float:
-        vectors = self._source_vectors()
-        candidates = [v for n in against for v in vectors.get(n, [])]
-        if not candidates:
-            return 0.0
-        query = self._embed([_MARKER.sub("", sentence)])[0]
-        return max(sum(a * b for a, b in zip(query, v, strict=True)) for v in candidates)  # normalised vectors
+    def _similarity(self, sentence: str, against: Sequence[int]) -> tuple[float, int | None]:
+        """The best cosine to a sentence of the given sources, and which source holds it."""
+        text = _MARKER.sub("", sentence)
+        found = self._best(text, self._candidates(text, against))
+        return (found[0], found[1]) if found is not None else (0.0, None)
 
     def render(self, verdict: SentenceVerdict) -> str | None:
-        """The sentence as the user sees it, or None when policy drops it."""
+        """The sentence as the user sees it, or None when policy holds it back (hold mode, unsupported)."""
         text = strip_invalid_markers(verdict.text, set(self._sources)) if verdict.invalid else verdict.text
-        if verdict.supported or self.action == "off":
+        if verdict.supported or self.action != "hold":
             return text
-        return None if self.action == "remove" else FLAG + text
+        return None
 
-    def check(self, answer: str, fallback: str) -> GroundingResult:
-        """The whole answer at once (JSON chat); `fallback` is the answer when no supported sentence remains."""
-        session = self.session(fallback)
+    def check(self, answer: str) -> GroundingResult:
+        """The whole answer at once (bench/grounding.py): what is shown, and each sentence's verdict."""
+        session = self.session()
         kept = [text for s in split_sentences(answer) if (text := session.add(s)) is not None]
-        tail = session.finish()
-        return session.result(" ".join(kept + ([tail] if tail else [])))
+        session.finish()
+        return session.result(" ".join(kept))
 
-    def session(self, fallback: str) -> GroundingSession:
-        return GroundingSession(self, fallback)
+    def session(self) -> GroundingSession:
+        return GroundingSession(self)
 
 
 class GroundingSession:
     """Sentence-by-sentence checking of one answer, for streaming: `add` each finished sentence, then `finish`."""
 
-    def __init__(self, grounder: Grounder, fallback: str) -> None:
-        self._grounder, self._fallback = grounder, fallback
+    def __init__(self, grounder: Grounder) -> None:
+        self._grounder = grounder
         self._result = GroundingResult("")
         self._kept_supported = 0
+
+    @property
+    def action(self) -> GroundingAction:
+        return self._grounder.action
 
     @property
     def last_verdict(self) -> SentenceVerdict:
@@ -210,18 +316,18 @@ class GroundingSession:
         text = self._grounder.render(verdict)
         if text is None:
             self._result.removed += 1
-        elif not verdict.supported and self._grounder.action == "flag":
+        elif not verdict.supported and self._grounder.action == "annotate":
             self._result.flagged += 1
         if verdict.supported:
             self._kept_supported += 1
         return text
 
-    def finish(self) -> str | None:
-        """What to send last: under `remove`, the fallback when sentences were checked and none was left."""
-        if self._grounder.action != "remove" or not self._result.verdicts or self._kept_supported:
-            return None
+    def finish(self) -> bool:
+        """True when sentences were checked and none was supported: the answer should be given extractively."""
+        if self._grounder.action == "off" or not self._result.verdicts or self._kept_supported:
+            return False
         self._result.fell_back = True
-        return self._fallback
+        return True
 
     def result(self, answer: str) -> GroundingResult:
         self._result.answer = answer

@@ -3,19 +3,21 @@
 from services.core.audit.log import (
     admin_action,
     answer_hash,
+    decision_event,
     decision_summary,
     record,
     record_chat_request,
     record_decision,
-    record_search_request,
+    search_request_event,
 )
 
 __all__ = [
     "admin_action",
     "answer_hash",
+    "decision_event",
     "decision_summary",
     "record",
     "record_chat_request",
     "record_decision",
-    "record_search_request",
+    "search_request_event",
 ]

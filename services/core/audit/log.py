@@ -120,18 +120,24 @@ def admin_action(
     return record(session, action=action, decision="info", principal_id=admin_id, reason=reason, details=details)
 
 
+def decision_event(
+    decision: PolicyDecision, principal_id: str, details: dict[str, Any] | None = None
+) -> dict[str, Any]:
+    """The event of one policy decision, as keyword arguments of `record`."""
+    return {
+        "action": f"policy.{decision.stage}",
+        "decision": decision.decision,
+        "principal_id": principal_id,
+        "reason": decision.reason,
+        "rule_id": decision.rule_id,
+        "details": {**decision.details, **(details or {})},
+    }
+
+
 def record_decision(
     session: Session, decision: PolicyDecision, principal_id: str, details: dict[str, Any] | None = None
 ) -> None:
-    record(
-        session,
-        action=f"policy.{decision.stage}",
-        decision=decision.decision,
-        principal_id=principal_id,
-        reason=decision.reason,
-        rule_id=decision.rule_id,
-        details={**decision.details, **(details or {})},
-    )
+    record(session, **decision_event(decision, principal_id, details))
 
 
 def decision_summary(decisions: Sequence[PolicyDecision]) -> list[dict[str, str]]:
@@ -189,8 +195,7 @@ def record_chat_request(
     )
 
 
-def record_search_request(
-    session: Session,
+def search_request_event(
     *,
     principal_id: str,
     query: str,
@@ -199,15 +204,15 @@ def record_search_request(
     chunk_ids: Sequence[str],
     decisions: Sequence[PolicyDecision],
     latency_ms: int,
-) -> int:
-    """The one `search.request` row of a search request (`query`, `question` as the PII policy keeps them)."""
-    return record(
-        session,
-        action="search.request",
-        decision="info",
-        principal_id=principal_id,
-        reason=f"search request: {len(chunk_ids)} hits",
-        details={
+) -> dict[str, Any]:
+    """The one `search.request` event of a search request (`query`, `question` as the PII policy keeps them),
+    as keyword arguments of `record`."""
+    return {
+        "action": "search.request",
+        "decision": "info",
+        "principal_id": principal_id,
+        "reason": f"search request: {len(chunk_ids)} hits",
+        "details": {
             "query": query,
             "question": question,
             "mode": mode,
@@ -215,4 +220,4 @@ def record_search_request(
             "decisions": decision_summary(decisions),
             "latency_ms": latency_ms,
         },
-    )
+    }

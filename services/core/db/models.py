@@ -92,9 +92,17 @@ class ApiKey(Base):
     __tablename__ = "api_keys"
 
     id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
-    principal_id: Mapped[str] = mapped_column(ForeignKey("principals.id", ondelete="CASCADE"))
+    principal_id: Mapped[str] = mapped_column(ForeignKey("principals.id", ondelete="CASCADE"), index=True)
     prefix: Mapped[str] = mapped_column(String(32), unique=True)
     key_hash: Mapped[str] = mapped_column(String(64))
+    # What the key is for ("CI uploader"), for the people who manage keys.
+    label: Mapped[str] = mapped_column(String(200), default="", server_default="")
+    # search | chat | ingest | admin; NULL (keys from before 0007) means every scope the role allows.
+    scopes: Mapped[list[str] | None] = mapped_column(JSON, default=None)
+    expires_at: Mapped[datetime | None] = mapped_column(default=None)
+    # Written at most once a minute per key (services/core/access/keys.py), not on every request.
+    last_used_at: Mapped[datetime | None] = mapped_column(default=None)
+    created_by: Mapped[str | None] = mapped_column(String(36), default=None)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     revoked_at: Mapped[datetime | None] = mapped_column(default=None)
 
@@ -205,8 +213,14 @@ class Message(Base):
     id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
     conversation_id: Mapped[str] = mapped_column(ForeignKey("conversations.id", ondelete="CASCADE"))
     role: Mapped[str] = mapped_column(String(16))  # user | assistant
-    content: Mapped[str] = mapped_column(Text)
+    content: Mapped[str] = mapped_column(Text)  # as the person asked it / as the answer was shown
     citations: Mapped[list[Any]] = mapped_column(JSON, default=list)
+    # Exactly what the model saw of this turn (a user message's sources and question, an answer as the model
+    # continued it), replayed byte for byte by a follow-up so vLLM's prefix cache holds (services/core/llm/prompt.py).
+    model_content: Mapped[str | None] = mapped_column(Text, default=None)
+    # A user message's quoted documents: [{number, document_id, title, passages: [...]}], so a follow-up can
+    # cite them under the same numbers, and leave the turn out when the caller may no longer read one.
+    sources: Mapped[list[Any] | None] = mapped_column(JSON, default=None)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 

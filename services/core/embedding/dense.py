@@ -5,6 +5,8 @@ from __future__ import annotations
 import importlib
 import os
 import queue
+import threading
+from collections import OrderedDict
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -14,6 +16,8 @@ from services.core.errors import ConfigurationError
 
 # Replicas when the setting says "auto" (0): one per core, but no more than this.
 MAX_AUTO_REPLICAS = 4
+# Single-text embeddings remembered (embed_query): enough for the questions in flight at once.
+RECENT_QUERIES = 256
 
 
 def resolve_model_path(name: str) -> str:
@@ -54,6 +58,8 @@ class Embedder:
             self._free.put(replica)
         self._passes = ThreadPoolExecutor(max_workers=count, thread_name_prefix="steward-encode")
         self.batch_size = batch_size
+        self._recent: OrderedDict[str, list[float]] = OrderedDict()
+        self._recent_lock = threading.Lock()
         self.dimension = int(self._replicas[0].get_embedding_dimension() or 0)
 
     @property
@@ -78,7 +84,19 @@ class Embedder:
         return vectors
 
     def embed_query(self, text: str) -> list[float]:
-        return self.embed([text])[0]
+        """One text's vector; the last few are remembered, so a question screened for injection and then
+        searched is embedded once."""
+        with self._recent_lock:
+            vector = self._recent.get(text)
+            if vector is not None:
+                self._recent.move_to_end(text)
+                return vector
+        vector = self.embed([text])[0]
+        with self._recent_lock:
+            self._recent[text] = vector
+            while len(self._recent) > RECENT_QUERIES:
+                self._recent.popitem(last=False)
+        return vector
 
     def encode_pass(self, batch: list[str]) -> list[list[float]]:
         """One forward pass on whichever replica is free (blocks until one is)."""

@@ -12,13 +12,28 @@ from typing import Literal
 import httpx
 from prometheus_client.parser import text_string_to_metric_families
 
-from services.core.errors import Overloaded
+from services.core.access.principals import Caller
+from services.core.errors import Overloaded, PermissionDenied
 from services.core.llm.metrics import LLM_SHED
 
 log = logging.getLogger(__name__)
 
 Priority = Literal["interactive", "batch"]
+# Who may ask to be served first while the model server is saturated: people, not applications.
+INTERACTIVE_ROLES = ("admin", "user")
 WATCHED = ("vllm:num_requests_waiting", "vllm:num_requests_running", "vllm:kv_cache_usage_perc")
+
+
+def priority_of(caller: Caller, asked: Priority | None = None) -> Priority:
+    """Applications are batch traffic; people are interactive and may lower their own priority to batch."""
+    if asked == "interactive" and caller.role not in INTERACTIVE_ROLES:
+        raise PermissionDenied(
+            f"a {caller.role} key sends batch traffic; priority 'interactive' is for people "
+            f"({', '.join(INTERACTIVE_ROLES)})"
+        )
+    if asked is not None:
+        return asked
+    return "interactive" if caller.role in INTERACTIVE_ROLES else "batch"
 
 
 @dataclass(frozen=True)

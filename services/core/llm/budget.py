@@ -10,12 +10,20 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from services.core.errors import InvalidInput
-from services.core.llm.prompt import Prompt, PromptStyle, Turn, build_prompt, new_boundary
+from services.core.llm.prompt import (
+    Exchange,
+    Prompt,
+    PromptStyle,
+    SourceDocument,
+    build_prompt,
+    new_boundary,
+    number_documents,
+)
 from services.core.vectorstore.port import ScoredChunk
 
 log = logging.getLogger(__name__)
 
-# Turns kept as long as anything else can go: a follow-up question needs the exchange just before it.
+# Earlier turns kept as long as anything else can go: a follow-up question needs the exchanges just before it.
 RECENT_TURNS_KEPT = 2
 
 
@@ -55,40 +63,53 @@ class FittedPrompt:
     """The prompt that will be sent, what had to go to make it fit, and its size."""
 
     prompt: Prompt
-    sources: list[ScoredChunk]
+    documents: list[SourceDocument]  # this turn's new sources, as numbered
+    user_content: str  # this turn's user message, stored so the next turn can replay it
+    context: dict[int, str]  # every document the model can cite: number -> document id (earlier turns too)
     prompt_tokens: int
     sources_dropped: int
     history_turns_dropped: int
+
+    @property
+    def sources(self) -> list[ScoredChunk]:
+        return [passage for document in self.documents for passage in document.passages]
 
 
 def fit_prompt(
     question: str,
     sources: Sequence[ScoredChunk],
-    history: Sequence[Turn],
+    exchanges: Sequence[Exchange],
     style: PromptStyle,
     counter: TokenCounter,
     max_prompt_tokens: int,
+    boundary: str | None = None,
 ) -> FittedPrompt:
-    """Drop old history, then the lowest-ranked sources, then the rest of history, until the prompt fits.
+    """Drop old turns, then the lowest-ranked sources, then the remaining turns, until the prompt fits.
 
     The best source is never dropped; if even it does not fit, its text is cut. A question that cannot fit
-    alone is refused: nothing ever reaches the server too long for it.
-    """
-    kept_sources, kept_history = list(sources), list(history)
-    boundary = new_boundary()  # one per request: every rebuild below quotes the sources the same way
+    alone is refused: nothing ever reaches the server too long for it. Earlier turns are dropped from the
+    oldest: what stays is still a prefix-stable conversation (its first turn changes, so that request misses
+    the cache once)."""
+    kept_sources, kept_turns = list(sources), list(exchanges)
+    boundary = boundary or new_boundary()  # one per request: every rebuild below quotes the sources the same way
 
-    def measure() -> tuple[Prompt, int]:
-        prompt = build_prompt(question, kept_sources, kept_history, style, boundary)
-        return prompt, counter.count(prompt)
+    def measure() -> tuple[Prompt, list[SourceDocument], dict[int, str], int]:
+        known = {document_id: number for turn in kept_turns for number, document_id in turn.sources}
+        earlier = "\n".join(turn.user_content for turn in kept_turns)
+        documents = number_documents(kept_sources, known, earlier)
+        prompt = build_prompt(question, documents, kept_turns, style, boundary)
+        context = {number: document_id for document_id, number in known.items()}
+        context.update((d.number, d.document_id) for d in documents)
+        return prompt, documents, context, counter.count(prompt)
 
-    prompt, tokens = measure()
+    prompt, documents, context, tokens = measure()
     while tokens > max_prompt_tokens:
-        if len(kept_history) > RECENT_TURNS_KEPT:
-            kept_history.pop(0)
+        if len(kept_turns) > RECENT_TURNS_KEPT:
+            kept_turns.pop(0)
         elif len(kept_sources) > 1:
             kept_sources.pop()
-        elif kept_history:
-            kept_history.pop(0)
+        elif kept_turns:
+            kept_turns.pop(0)
         elif kept_sources and len(kept_sources[0].text) > 200:
             best = kept_sources[0]
             shortened = best.text[: int(len(best.text) * 0.8)]
@@ -97,11 +118,13 @@ def fit_prompt(
             raise InvalidInput(
                 f"the question is too long for the model's context ({tokens} tokens, limit {max_prompt_tokens})"
             )
-        prompt, tokens = measure()
+        prompt, documents, context, tokens = measure()
     return FittedPrompt(
         prompt=prompt,
-        sources=kept_sources,
+        documents=documents,
+        user_content=prompt.messages[-2 if style == "base" else -1]["content"],
+        context=context,
         prompt_tokens=tokens,
         sources_dropped=len(sources) - len(kept_sources),
-        history_turns_dropped=len(history) - len(kept_history),
+        history_turns_dropped=len(exchanges) - len(kept_turns),
     )

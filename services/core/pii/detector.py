@@ -1,16 +1,17 @@
 """Finds personal data in text: presidio-analyzer with a small spaCy pipeline, built to run offline.
 
-Built once per process (`load_detector` is cached): loading presidio and spaCy takes seconds (12-17 s on a
-loaded 2-core machine), a sentence then costs ~10 ms. Only the recognizers below run; presidio's defaults
-include noisy ones (UK_NHS matched card numbers, DATE_TIME and US_BANK_NUMBER match order numbers and dates)
-that would redact ordinary text.
+Built once per process (`load_detector` is cached): loading presidio, spaCy and the name and place lists takes
+seconds (8-17 s on a loaded 2-core machine), a sentence then costs a few ms batched. Only the recognizers below run;
+presidio's defaults include noisy ones (UK_NHS matched card numbers, DATE_TIME and US_BANK_NUMBER match order
+numbers and dates) that would redact ordinary text. Phone numbers come from services/core/pii/phones.py (any
+country, national or international writing), names from services/core/pii/names.py (spaCy's NER second-guessed
+with name lists, letter shapes and context); docs/governance.md ("PII") has the measurements.
 """
 
 from __future__ import annotations
 
 import functools
 import logging
-import re
 import threading
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -30,18 +31,11 @@ LABELS = {
     "PERSON": "PERSON",
     "IP_ADDRESS": "IP",
 }
-# Countries whose national formats (no +code) are read as phone numbers; international ones always are.
-PHONE_REGIONS = ("US", "GB", "DE", "FR", "NL", "CH", "AT", "IT", "ES")
 # presidio's card pattern predates Mastercard's 2221-2720 range; this one adds it (Luhn still decides).
 CARD_PATTERN = (
     r"\b(?!1\d{12}(?!\d))((4\d{3})|(5[0-5]\d{2})|(2[2-7]\d{2})|(6\d{3})|(1\d{3})|(3\d{3}))"
     r"[- ]?(\d{3,4})[- ]?(\d{3,4})[- ]?(\d{3,5})\b"
 )
-# libphonenumber accepts dates ("04.09.2025") and any 10 digits that could be a US number ("PO 4735379907").
-_DATE_LIKE = re.compile(r"\d{1,4}[./-]\d{1,2}([./-]\d{2,4})?|\d{1,2}[./]\d{4}")
-_BARE_DIGITS = re.compile(r"\d+")
-# A bare digit string is a phone number only when the words just before it say so.
-_PHONE_CONTEXT = re.compile(r"(phone|tel|call|mobile|cell|fax|reach|contact|dial|sms|whatsapp|number)\W", re.I)
 
 
 @dataclass(frozen=True)
@@ -81,41 +75,95 @@ def _offline_email_recognizer() -> Any:
     return OfflineEmailRecognizer()
 
 
+class _PersonSpans:
+    """Names found in the last spaCy doc, shared by the person and the phone recognizer (a number right after a
+    name is a contact detail) so that a text is scored once. Used under PiiDetector's lock."""
+
+    def __init__(self, scorer: Any) -> None:
+        self.scorer = scorer
+        self._key: tuple[Any, ...] = ()
+        self._spans: list[tuple[int, int, float]] = []
+
+    def __call__(self, doc: Any) -> list[tuple[int, int, float]]:
+        key = (doc, self.scorer.g, self.scorer.threshold)  # a tuning run may swap the lists or the threshold
+        if len(key) != len(self._key) or any(a is not b for a, b in zip(key, self._key, strict=True)):
+            self._key, self._spans = key, self.scorer.spans(doc)
+        return self._spans
+
+
+def _phone_recognizer(people: _PersonSpans) -> Any:
+    """Phone numbers of any country (services/core/pii/phones.py), as a presidio recognizer."""
+    from presidio_analyzer import EntityRecognizer, RecognizerResult
+
+    from services.core.pii.phones import find_phone_numbers
+
+    class PhoneNumberRecognizer(EntityRecognizer):  # type: ignore[misc]
+        def load(self) -> None:
+            pass
+
+        def analyze(self, text: str, entities: list[str], nlp_artifacts: Any = None) -> list[Any]:
+            ends: frozenset[int] = frozenset()
+            if nlp_artifacts is not None and nlp_artifacts.tokens is not None:
+                ends = frozenset(e for _, e, _ in people(nlp_artifacts.tokens))
+            return [RecognizerResult("PHONE_NUMBER", f.start, f.end, f.score) for f in find_phone_numbers(text, ends)]
+
+    return PhoneNumberRecognizer(supported_entities=["PHONE_NUMBER"], name="PhoneNumberRecognizer")
+
+
+def _person_recognizer(people: _PersonSpans) -> Any:
+    """Names (services/core/pii/names.py): spaCy's NER second-guessed with name lists and context."""
+    from presidio_analyzer import EntityRecognizer, RecognizerResult
+
+    class PersonRecognizer(EntityRecognizer):  # type: ignore[misc]
+        def load(self) -> None:
+            pass
+
+        def analyze(self, text: str, entities: list[str], nlp_artifacts: Any = None) -> list[Any]:
+            if nlp_artifacts is None or nlp_artifacts.tokens is None:
+                return []
+            return [RecognizerResult("PERSON", s, e, score) for s, e, score in people(nlp_artifacts.tokens)]
+
+    return PersonRecognizer(supported_entities=["PERSON"], name="PersonRecognizer")
+
+
 class PiiDetector:
     """Spans of personal data in a text, non-overlapping, at or above `min_score`."""
 
     def __init__(self, min_score: float = 0.4) -> None:
         from presidio_analyzer import AnalyzerEngine, Pattern, RecognizerRegistry
         from presidio_analyzer.nlp_engine import NlpEngineProvider
-        from presidio_analyzer.predefined_recognizers import (
-            CreditCardRecognizer,
-            IbanRecognizer,
-            IpRecognizer,
-            PhoneRecognizer,
-            SpacyRecognizer,
-        )
+        from presidio_analyzer.predefined_recognizers import CreditCardRecognizer, IbanRecognizer, IpRecognizer
 
         self.min_score = min_score
         nlp = NlpEngineProvider(
             nlp_configuration={
                 "nlp_engine_name": "spacy",
                 "models": [{"lang_code": "en", "model_name": str(spacy_model_path())}],
-                # Only PERSON is wanted from NER: dates, places and organisations are not redacted.
+                # The person recognizer reads every NER label from the spaCy doc itself (an ORG or GPE label
+                # is evidence against a name); presidio's own entity list is not used.
                 "ner_model_configuration": {
                     "model_to_presidio_entity_mapping": {"PERSON": "PERSON", "PER": "PERSON"},
-                    "labels_to_ignore": ["ORG", "GPE", "LOC", "DATE", "TIME", "CARDINAL", "MONEY", "NORP"],
+                    "labels_to_ignore": [
+                        *("ORG", "GPE", "LOC", "FAC", "NORP", "PRODUCT", "EVENT", "WORK_OF_ART", "LAW"),
+                        *("LANGUAGE", "DATE", "TIME", "PERCENT", "MONEY", "QUANTITY", "ORDINAL", "CARDINAL"),
+                    ],
                 },
             }
         ).create_engine()
         registry = RecognizerRegistry(supported_languages=["en"])
+        from services.core.pii.names import PersonScorer, gazetteer
+
+        # The spaCy pipeline and the names scorer: services/eval/pii_sets.py swaps the scorer's lists to tune.
+        self.spacy_pipeline: Any = nlp.get_nlp("en")  # type: ignore[attr-defined]
+        self.person_scorer = PersonScorer(gazetteer(self.spacy_pipeline))
+        people = _PersonSpans(self.person_scorer)
         for recognizer in (
             _offline_email_recognizer(),
-            # Leniency 1 (valid numbers) rejects order numbers and dates that a bare pattern would take.
-            PhoneRecognizer(supported_regions=PHONE_REGIONS, leniency=1),
+            _phone_recognizer(people),
             CreditCardRecognizer(patterns=[Pattern("Card (incl. 2-series)", CARD_PATTERN, 0.3)]),  # Luhn-checked
             IbanRecognizer(),  # mod-97-checked, per-country lengths
             IpRecognizer(),
-            SpacyRecognizer(supported_entities=["PERSON"]),
+            _person_recognizer(people),
         ):
             registry.add_recognizer(recognizer)
         self._engine = AnalyzerEngine(nlp_engine=nlp, registry=registry, supported_languages=["en"])
@@ -162,11 +210,6 @@ def _plausible(text: str, result: Any) -> bool:
     value = text[result.start : result.end]
     if result.entity_type == "PERSON":
         return not any(ch.isdigit() for ch in value)  # "Order A-8958", "JIRA-8419"
-    if result.entity_type == "PHONE_NUMBER":
-        if _DATE_LIKE.fullmatch(value):
-            return False
-        if _BARE_DIGITS.fullmatch(value) and not value.startswith("00"):
-            return bool(_PHONE_CONTEXT.search(text[max(0, result.start - 40) : result.start]))
     return True
 
 

@@ -17,7 +17,7 @@ _NOISE = re.compile(r"[\s\-().\u00a0/]")
 def _key(entity: str, value: str) -> tuple[str, str]:
     if entity in ("EMAIL_ADDRESS", "PERSON"):
         return entity, " ".join(value.casefold().split())
-    compact = _NOISE.sub("", value.casefold())
+    compact = _NOISE.sub("", value.casefold().replace("(0)", ""))  # "+44 (0)20 ..." dials as "+44 20 ..."
     if entity == "PHONE_NUMBER" and compact.startswith("00"):
         compact = "+" + compact[2:]  # 0044 ... is how Europe dials +44 ...
     return entity, compact

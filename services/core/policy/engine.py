@@ -8,15 +8,17 @@ from services.core.access.principals import Caller
 from services.core.access.rules import ReadScope
 from services.core.policy.decision import PolicyDecision
 from services.core.policy.model import DenyTopicRule, GroundingRule, LLMFallbackRule, PolicySet
-from services.core.policy.screening import screen_chunks, screen_question
+from services.core.policy.screening import HeuristicScreen, InjectionScreen, screen_chunks, screen_question
 from services.core.vectorstore import ScoredChunk
 
 
 class PolicyEngine:
     """Applies rules; compiled once at start-up."""
 
-    def __init__(self, policy_set: PolicySet) -> None:
+    def __init__(self, policy_set: PolicySet, screen: InjectionScreen | None = None) -> None:
         self.policy_set = policy_set
+        # What scores questions and chunks for injection rules: the learned model in a server, else heuristics.
+        self.screen: InjectionScreen = screen or HeuristicScreen()
         self._topic_rules = [(rule, rule.matcher()) for rule in policy_set.rules if isinstance(rule, DenyTopicRule)]
         self._injection_rules = policy_set.injection_rules
 
@@ -38,13 +40,13 @@ class PolicyEngine:
 
     def screen_input(self, question: str, caller: Caller | None = None) -> list[PolicyDecision]:
         """Injection rules on the question: a "deny" decision refuses it, "flag" ones are only audited."""
-        return screen_question([r for r in self._injection_rules if r.applies_to(caller)], question)
+        return screen_question([r for r in self._injection_rules if r.applies_to(caller)], question, self.screen)
 
     def screen_chunks(
         self, chunks: Sequence[ScoredChunk], caller: Caller | None = None
     ) -> tuple[list[ScoredChunk], list[PolicyDecision]]:
         """Injection rules on retrieved chunks: the chunks left for the prompt and a decision per suspicious one."""
-        return screen_chunks([r for r in self._injection_rules if r.applies_to(caller)], chunks)
+        return screen_chunks([r for r in self._injection_rules if r.applies_to(caller)], chunks, self.screen)
 
     def grounding_for(self, caller: Caller | None) -> GroundingRule | None:
         """The first grounding rule that applies to `caller`; None leaves the grounding_* settings in charge."""

@@ -31,6 +31,7 @@ from services.core.errors import ConfigurationError
 from services.core.policy.decision import PolicyDecision
 from services.core.policy.engine import PolicyEngine
 from services.core.policy.model import PolicySet
+from services.core.policy.screening import InjectionScreen
 from services.core.vectorstore import ScoredChunk
 
 
@@ -97,9 +98,10 @@ def decisions_for(engine: PolicyEngine, case: Case) -> list[PolicyDecision]:
     return engine.screen_chunks([chunk], caller)[1]
 
 
-def run_cases(folder: Path) -> list[CaseResult]:
-    """Load the policy set in `folder` and run its fixtures; results in file order."""
-    engine = PolicyEngine(PolicySet.from_path(folder))
+def run_cases(folder: Path, screen: InjectionScreen | None = None) -> list[CaseResult]:
+    """Load the policy set in `folder` and run its fixtures, scoring injection with `screen` (what the server
+    uses: the learned model; heuristics when None); results in file order."""
+    engine = PolicyEngine(PolicySet.from_path(folder), screen)
     results = []
     for file, case in load_cases(folder):
         actual: list[tuple[str, str]] = sorted((d.rule_id, str(d.decision)) for d in decisions_for(engine, case))

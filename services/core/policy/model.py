@@ -68,9 +68,18 @@ class InjectionRule(Scoped):
     type: Literal["injection"]
     stage: Literal["input", "retrieval"]
     description: str = ""
-    threshold: float = Field(default=0.5, gt=0, le=1)
+    # A score in (0, 1], or "tuned": the cut-off the injection model was tuned to for this stage (questions or
+    # documents; services/core/policy/injection_model.json).
+    threshold: float | Literal["tuned"] = Field(default=0.5)
     action: Literal["deny", "flag", "drop", "neutralise"]
     refusal: str = "I can't act on instructions like that. Please ask a question about the company's documents."
+
+    @field_validator("threshold")
+    @classmethod
+    def _threshold_in_range(cls, value: float | str) -> float | str:
+        if value != "tuned" and not 0 < float(value) <= 1:
+            raise ValueError("threshold must be in (0, 1] or 'tuned'")
+        return value
 
     @model_validator(mode="after")
     def _action_fits_stage(self) -> InjectionRule:
@@ -102,15 +111,22 @@ class LLMFallbackRule(Scoped):
 
 
 class GroundingRule(Scoped):
-    """After generation, every answer sentence is checked against its sources (services/core/answers/grounding.py):
-    `remove` drops unsupported sentences, `flag` marks them, `off` skips the check. Overrides the
+    """Every answer sentence is checked against its sources (services/core/answers/grounding.py): `annotate`
+    streams tokens at once and sends each sentence's verdict after it, `hold` sends only sentences that passed,
+    `off` skips the check (`remove` and `flag`, the older names, mean hold and annotate). Overrides the
     `grounding_*` settings for the callers it applies to (the first matching rule wins)."""
 
     id: str
     type: Literal["grounding"]
     stage: Literal["output"] = "output"
     description: str = ""
-    action: Literal["remove", "flag", "off"] = "remove"
+    action: Literal["annotate", "hold", "off"] = "annotate"
+
+    @field_validator("action", mode="before")
+    @classmethod
+    def _legacy_action(cls, value: Any) -> Any:
+        return {"remove": "hold", "flag": "annotate"}.get(value, value) if isinstance(value, str) else value
+
     min_similarity: float | None = Field(default=None, gt=0, le=1)
 
 

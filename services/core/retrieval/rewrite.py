@@ -22,10 +22,14 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Literal
 
+from services.core.llm.gateway import TokenUsage
 from services.core.llm.prompt import Prompt, Turn
 
 if TYPE_CHECKING:
+    from services.core.access.principals import Caller
+    from services.core.llm.admission import Priority
     from services.core.llm.stack import LLMStack
+    from services.core.quota import Charge, QuotaService
 
 log = logging.getLogger(__name__)
 
@@ -207,18 +211,38 @@ _FUNCTION_WORDS = frozenset(
 
 
 class FollowUpRewriter:
-    """Turns (question, history) into the query to search; `llm` may be None (no model configured)."""
+    """Turns (question, history) into the query to search; `llm` may be None (no model configured).
 
-    def __init__(self, llm: LLMStack | None, timeout_s: float) -> None:
+    A model rewrite is a model call like any other: it is admitted (shed when the server is saturated and the
+    caller's traffic is batch) and metered against the caller's quotas (charged up front, the unused answer
+    tokens given back). Either refusal falls back to `concat` instead of failing the question."""
+
+    def __init__(
+        self,
+        llm: LLMStack | None,
+        timeout_s: float,
+        quotas: QuotaService | None = None,
+        default_mode: RewriteMode = "auto",
+    ) -> None:
         self._llm = llm
         self._timeout_s = timeout_s
+        self._quotas = quotas
+        self._default_mode = default_mode  # settings.rewrite_mode: what a request that names no mode gets
 
-    async def rewrite(self, question: str, history: Sequence[Turn], mode: RewriteMode = "auto") -> Rewritten:
+    async def rewrite(
+        self,
+        question: str,
+        history: Sequence[Turn],
+        mode: RewriteMode | None = None,
+        caller: Caller | None = None,
+        priority: Priority = "interactive",
+    ) -> Rewritten:
+        mode = mode or self._default_mode
         if mode == "off" or not any(turn.role == "user" for turn in history):
             return Rewritten(question, "off" if mode == "off" else "none")
         if mode == "concat" or (mode == "auto" and not self._llm_idle()):
             return concat_rewrite(question, history)
-        return await self._llm_rewrite(question, history)
+        return await self._llm_rewrite(question, history, caller, priority)
 
     def _llm_idle(self) -> bool:
         """A fresh reading of vLLM's metrics shows it is up; saturation or an open breaker means busy."""
@@ -227,15 +251,32 @@ class FollowUpRewriter:
             return False
         return llm.admission.saturation() is None
 
-    async def _llm_rewrite(self, question: str, history: Sequence[Turn]) -> Rewritten:
-        if self._llm is None:
+    async def _llm_rewrite(
+        self, question: str, history: Sequence[Turn], caller: Caller | None, priority: Priority
+    ) -> Rewritten:
+        llm = self._llm
+        if llm is None:
             return concat_rewrite(question, history)
+        prompt = rewrite_prompt(question, history)
+        usage = TokenUsage()
+        charge: Charge | None = None
+        text = ""
         try:
+            llm.admission.admit(priority)
+            if caller is not None and self._quotas is not None:
+                charge = self._quotas.charge(caller, llm.counter.count(prompt), llm.gateway.max_tokens)
             async with asyncio.timeout(self._timeout_s):
-                text = await self._llm.gateway.complete(rewrite_prompt(question, history))
-        except Exception as exc:  # busy, slow or down: the cheap rewrite still serves the question
-            log.info("LLM rewrite unavailable (%s); using concat", exc)
+                text = await llm.gateway.complete(prompt, usage)
+        except Exception as exc:  # shed, over quota, busy, slow or down: the cheap rewrite still serves
+            log.info("LLM rewrite not used (%s); using concat", exc)
             return concat_rewrite(question, history)
+        finally:
+            if charge is not None and self._quotas is not None:
+                used = usage.completion_tokens
+                if used is None:  # vLLM's count did not arrive: ours, from the text it did produce
+                    reply = Prompt([{"role": "assistant", "content": text}], continue_final_message=True)
+                    used = llm.counter.count(reply) if text else 0
+                self._quotas.refund(charge, used)
         text = text.strip().strip('"').strip()
         if not plausible(text, question, history):
             log.info("LLM rewrite %r rejected; using concat", text[:200])

@@ -34,6 +34,8 @@ SUMMARY_FIELDS = (
     "created_at",
     "sparse_model",
     "state",
+    "injection_score",
+    "injection_window",
 )
 # Every search finds only live points: staged ones belong to a version still being ingested.
 SEARCHABLE_STATE = "live"
@@ -42,7 +44,7 @@ SEARCHABLE_STATE = "live"
 def chunk_payload(point: ChunkPoint, sparse_stored: bool = True) -> dict[str, Any]:
     """The payload stored beside a chunk's vectors. `sparse_stored=False` when the collection cannot hold the
     sparse vector: then no encoder is recorded, so re-indexing after an upgrade knows it is missing."""
-    return {
+    payload: dict[str, Any] = {
         "document_id": point.document_id,
         "chunk_index": point.chunk_index,
         "groups": list(point.groups),
@@ -58,6 +60,10 @@ def chunk_payload(point: ChunkPoint, sparse_stored: bool = True) -> dict[str, An
         "sparse_model": point.sparse_model if point.sparse is not None and sparse_stored else "",
         "state": point.state,
     }
+    if point.injection_score is not None:
+        payload["injection_score"] = point.injection_score
+        payload["injection_window"] = point.injection_window
+    return payload
 
 
 def scored_chunk(point_id: object, score: float, payload: Mapping[str, Any] | None, vector: Any = None) -> ScoredChunk:
@@ -76,4 +82,6 @@ def scored_chunk(point_id: object, score: float, payload: Mapping[str, Any] | No
         groups=tuple(p.get("groups") or ()),
         location=dict(p.get("location") or {}),
         vector=[float(x) for x in dense] if dense is not None else None,
+        injection_score=float(p["injection_score"]) if p.get("injection_score") is not None else None,
+        injection_window=str(p.get("injection_window") or ""),
     )

@@ -56,6 +56,10 @@ class ChunkPoint:
     # `staged` while its version is being ingested: stored, but no search finds it until the version is ready
     # and the point is made `live` with the document's access at that moment (ingestion/pipeline.py).
     state: PointState = "live"
+    # The learned injection detector's windowed score, taken at ingestion (services/core/policy/screening.py
+    # InjectionScanner), and the sentence or lines that scored highest; None when the chunk was not scanned.
+    injection_score: float | None = None
+    injection_window: str = ""
 
 
 @dataclass(frozen=True)
@@ -78,6 +82,9 @@ class ScoredChunk:
     # The stored dense vector, when the query asked for it (SearchQuery.with_vectors): lets the caller measure
     # a hit's cosine similarity to the question in any mode, and compare hits with each other.
     vector: Sequence[float] | None = None
+    # What the ingestion-time injection scan found (ChunkPoint.injection_score); None when not scanned.
+    injection_score: float | None = None
+    injection_window: str = ""
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,35 @@
+"""Embedding each distinct text once within one piece of work.
+
+One answer's grounding check and its extractive fallback read the same source sentences and the same question;
+profiled on the embedded profile (bench/llm_gateway.py --profile), embedding them twice was a quarter of
+Steward's CPU while vLLM decoded on the same cores. The memo lives as long as the answer, so nothing is kept
+between requests (a cache across requests would make repeated benchmark questions look cheaper than real ones).
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Sequence
+
+Embed = Callable[[Sequence[str]], list[list[float]]]
+
+
+class MemoEmbed:
+    """An embed function that passes only texts it has not embedded yet to the one it wraps."""
+
+    def __init__(self, embed: Embed) -> None:
+        self._embed = embed
+        self._known: dict[str, list[float]] = {}
+        self._lock = threading.Lock()  # sentence checks and the fallback run on worker threads, one at a time
+
+    def __call__(self, texts: Sequence[str]) -> list[list[float]]:
+        with self._lock:
+            missing = [text for text in dict.fromkeys(texts) if text not in self._known]
+            if missing:
+                self._known.update(zip(missing, self._embed(missing), strict=True))
+            return [self._known[text] for text in texts]
+
+    @property
+    def embedded(self) -> int:
+        """How many distinct texts went to the wrapped embed function."""
+        return len(self._known)
