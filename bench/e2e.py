@@ -23,6 +23,7 @@ import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from bench.sse import stream_chat
 from tests.fixtures.documents import make_docx, make_html, make_markdown, make_pdf
 from tests.support.processes import ChildProcess, free_port
 
@@ -119,24 +120,13 @@ def bench_embed_only(files: list[tuple[str, bytes]]) -> float:
 
 
 async def one_chat(client: httpx.AsyncClient, question: str, stream: bool) -> tuple[float, float]:
-    """(total seconds, seconds to first token) for one question."""
+    """(total seconds, seconds to the first token that shows text) for one question."""
+    if stream:
+        return await stream_chat(client, {"question": question})
     started = time.perf_counter()
-    first = 0.0
-    if not stream:
-        response = await client.post("/v1/chat", json={"question": question})
-        response.raise_for_status()
-        return time.perf_counter() - started, 0.0
-    async with client.stream("POST", "/v1/chat", json={"question": question, "stream": True}) as response:
-        response.raise_for_status()
-        event = ""
-        async for line in response.aiter_lines():
-            if line.startswith("event:"):
-                event = line.removeprefix("event:").strip()
-                if event == "error":
-                    raise RuntimeError("chat stream failed")
-            elif event == "token" and line.startswith("data:") and not first:
-                first = time.perf_counter() - started
-    return time.perf_counter() - started, first
+    response = await client.post("/v1/chat", json={"question": question})
+    response.raise_for_status()
+    return time.perf_counter() - started, 0.0
 
 
 async def bench_chat(url: str, concurrency: int, requests: int, stream: bool) -> list[tuple[float, float]]:

@@ -45,6 +45,7 @@ import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from bench.sse import stream_chat
 from services.core.llm.prompt import PREAMBLE
 from services.serving.counters import TokenCounters, read_counters
 from tests.support.processes import ChildProcess, free_port, wait_for_port
@@ -161,24 +162,7 @@ async def stream_direct(client: httpx.AsyncClient, body: dict[str, Any]) -> floa
 
 async def stream_steward(client: httpx.AsyncClient, question: str) -> float:
     """One streamed chat; seconds to the first token event that carries text."""
-    started = time.perf_counter()
-    first = 0.0
-    async with client.stream("POST", "/v1/chat", json={"question": question, "stream": True}) as response:
-        response.raise_for_status()
-        event = ""
-        async for line in response.aiter_lines():
-            if line.startswith("event:"):
-                event = line.removeprefix("event:").strip()
-                if event == "error":
-                    raise RuntimeError("chat stream failed")
-            elif (
-                event == "token"
-                and not first
-                and line.startswith("data:")
-                and json.loads(line.removeprefix("data:"))["text"].strip()
-            ):
-                first = time.perf_counter() - started
-    return first
+    return (await stream_chat(client, {"question": question}))[1]
 
 
 @dataclass(frozen=True)
