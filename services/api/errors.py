@@ -24,6 +24,8 @@ STATUS_BY_ERROR: dict[type[errors.StewardError], int] = {
     errors.GroupNotFound: 404,
     errors.MembershipNotFound: 404,
     errors.KeyNotFound: 404,
+    errors.SiteNotFound: 404,
+    errors.MessageNotFound: 404,
     errors.TooManyFailedLogins: 429,
     errors.Conflict: 409,
     errors.PayloadTooLarge: 413,

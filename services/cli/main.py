@@ -18,6 +18,7 @@ from services.cli.jobs_commands import jobs
 from services.cli.keys_commands import keys
 from services.cli.llm_commands import llm
 from services.cli.policy_commands import policy
+from services.cli.sites_commands import sites
 
 
 @click.group()
@@ -103,6 +104,7 @@ cli.add_command(policy)
 cli.add_command(jobs)
 cli.add_command(doctor)
 cli.add_command(keys)
+cli.add_command(sites)
 
 
 @cli.command()

@@ -17,8 +17,26 @@ class NotAuthenticated(StewardError):
     code = "not_authenticated"
 
 
+class InvalidToken(NotAuthenticated):
+    """A widget's user token that does not verify: bad signature, wrong audience, expired, or too long-lived."""
+
+    code = "invalid_token"
+
+
 class PermissionDenied(StewardError):
     code = "permission_denied"
+
+
+class OriginNotAllowed(PermissionDenied):
+    """A widget request from a page whose origin the site does not list."""
+
+    code = "origin_not_allowed"
+
+
+class CsrfRejected(PermissionDenied):
+    """A state-changing request on a console session without the session's CSRF token."""
+
+    code = "csrf_rejected"
 
 
 class DocumentNotFound(StewardError):
@@ -43,6 +61,14 @@ class MembershipNotFound(StewardError):
 
 class KeyNotFound(StewardError):
     code = "key_not_found"
+
+
+class SiteNotFound(StewardError):
+    code = "site_not_found"
+
+
+class MessageNotFound(StewardError):
+    code = "message_not_found"
 
 
 class TooManyFailedLogins(StewardError):

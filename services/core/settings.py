@@ -208,6 +208,8 @@ class Settings(BaseSettings):
 
     # Policies
     policies_dir: Path = Path(__file__).resolve().parents[2] / "policies" / "default"
+    # The built widget and admin console (`make web` builds web/ into web/dist); served at /widget and /admin.
+    web_dist_dir: Path = Path(__file__).resolve().parents[2] / "web" / "dist"
 
     # Quotas (the rules are policy files: quota rules in policies_dir). Counters live in Redis or the database;
     # auto picks Redis when the broker is Redis (production), else the database (embedded).

@@ -9,8 +9,16 @@ from fastapi.responses import StreamingResponse
 from pydantic import AwareDatetime
 
 from services.api.audit import service
-from services.api.audit.schemas import ErasureOut, VerifyOut
+from services.api.audit.schemas import (
+    AuditEventList,
+    AuditEventOut,
+    ErasureOut,
+    PrincipalList,
+    PrincipalOut,
+    VerifyOut,
+)
 from services.api.deps import AdminCaller, SessionDep, SessionsDep
+from services.api.fields import Limit, Offset
 from services.core.audit.export import MEDIA_TYPES, ExportFormat
 
 router = APIRouter(prefix="/v1/admin/audit", tags=["admin"])
@@ -71,4 +79,65 @@ def erase(
         unanswered_questions=result.unanswered_questions,
         audit_rows=result.audit_rows,
         event_id=result.event_id,
+    )
+
+
+@router.get("/events", response_model=AuditEventList)
+def list_events(
+    session: SessionDep,
+    principal: AdminCaller,
+    principal_id: Annotated[str | None, Query(max_length=36, description="only this person's rows")] = None,
+    action: Annotated[str | None, Query(max_length=64, description="actions starting with this, e.g. chat")] = None,
+    since: Annotated[AwareDatetime | None, Query(description="rows created at or after")] = None,
+    until: Annotated[AwareDatetime | None, Query(description="rows created before")] = None,
+    limit: Limit = 50,
+    offset: Offset = 0,
+) -> AuditEventList:
+    """Audit rows, newest first, filtered by person, action and time (admin): what the console's log shows."""
+    rows, total = service.list_events(
+        session=session,
+        principal=principal,
+        principal_id=principal_id,
+        action=action,
+        since=since,
+        until=until,
+        limit=limit,
+        offset=offset,
+    )
+    events = [
+        AuditEventOut(
+            id=event.id,
+            created_at=event.created_at,
+            principal_id=event.principal_id,
+            principal_name=name,
+            action=event.action,
+            decision=event.decision,
+            rule_id=event.rule_id,
+            reason=event.reason,
+            details=event.details or {},
+            erased=event.erased_at is not None,
+        )
+        for event, name in rows
+    ]
+    return AuditEventList(events=events, total=total, limit=limit, offset=offset)
+
+
+@principals_router.get("", response_model=PrincipalList)
+def list_principals(
+    session: SessionDep,
+    principal: AdminCaller,
+    q: Annotated[str | None, Query(max_length=200, description="names containing this")] = None,
+    limit: Limit = 100,
+    offset: Offset = 0,
+) -> PrincipalList:
+    """People and applications, by name, with their groups (admin)."""
+    rows, total = service.list_principals(session=session, principal=principal, q=q, limit=limit, offset=offset)
+    return PrincipalList(
+        principals=[
+            PrincipalOut(id=p.id, name=p.name, role=p.role, groups=groups, created_at=p.created_at)
+            for p, groups in rows
+        ],
+        total=total,
+        limit=limit,
+        offset=offset,
     )

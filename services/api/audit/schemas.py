@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+from typing import Any
+
 from pydantic import BaseModel
 
 
@@ -23,3 +26,38 @@ class ErasureOut(BaseModel):
     unanswered_questions: int
     audit_rows: int
     event_id: int
+
+
+class AuditEventOut(BaseModel):
+    id: int
+    created_at: datetime
+    principal_id: str | None
+    principal_name: str | None
+    action: str
+    decision: str
+    rule_id: str | None
+    reason: str
+    details: dict[str, Any]
+    erased: bool
+
+
+class AuditEventList(BaseModel):
+    events: list[AuditEventOut]
+    total: int
+    limit: int
+    offset: int
+
+
+class PrincipalOut(BaseModel):
+    id: str
+    name: str
+    role: str
+    groups: list[str]
+    created_at: datetime
+
+
+class PrincipalList(BaseModel):
+    principals: list[PrincipalOut]
+    total: int
+    limit: int
+    offset: int

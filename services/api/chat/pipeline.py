@@ -53,8 +53,8 @@ class ChatService:
             return
         citations = [citation(number, document) for number, document in answer.book.citations()]
         await run_in_threadpool(self._recorder.settle, plan, answer)
-        await run_in_threadpool(self._recorder.answered, plan, answer, citations)
-        yield Done(response(plan, answer, citations))
+        message_id = await run_in_threadpool(self._recorder.answered, plan, answer, citations)
+        yield Done(response(plan, answer, citations, message_id))
 
 
 def citation(number: int, document: CitableDocument) -> Citation:
@@ -78,9 +78,10 @@ def citation(number: int, document: CitableDocument) -> Citation:
     )
 
 
-def response(plan: ChatPlan, answer: Answer, citations: list[Citation]) -> ChatResponse:
+def response(plan: ChatPlan, answer: Answer, citations: list[Citation], message_id: str | None) -> ChatResponse:
     return ChatResponse(
         conversation_id=plan.conversation_id,
+        message_id=message_id,
         answer=answer.text,
         mode=answer.mode,
         citations=citations,

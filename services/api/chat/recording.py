@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Sequence
 from typing import Any
 
 from sqlalchemy.orm import Session, sessionmaker
@@ -13,7 +14,7 @@ from services.api.chat.schemas import Citation
 from services.api.metrics import CHAT_REQUESTS, POLICY_DECISIONS, UNANSWERED_QUESTIONS
 from services.core import audit
 from services.core.access.principals import Caller
-from services.core.db.models import Conversation, Message, UnansweredQuestion
+from services.core.db.models import Conversation, Message, UnansweredQuestion, new_id
 from services.core.db.session import session_scope
 from services.core.errors import ConversationNotFound
 from services.core.llm.budget import TokenCounter
@@ -101,15 +102,16 @@ class Recorder:
             )
         self._quotas.refund(plan.charge, used)
 
-    def answered(self, plan: ChatPlan, answer: Answer, citations: list[Citation]) -> None:
+    def answered(self, plan: ChatPlan, answer: Answer, citations: list[Citation]) -> str:
         """The conversation's two messages and the request's audit record, in one transaction. When the model
         answered, the turn is kept as the model saw it and wrote it, so a follow-up replays it token for token
         (prefix cache) -- also when its sentences did not hold up and the user got an extractive answer: the
         follow-up's own sentences are checked again, and replaying something else would recompute the turn."""
         outcome = plan.outcome(answer.mode)
         replay = plan.prompt is not None and bool(answer.model_text.strip()) and plan.user_content is not None
+        message_id = new_id()  # the answer's id: feedback names it
         with session_scope(self._sessions) as session:
-            self._request(session, plan, answer.text, outcome)
+            self._request(session, plan, answer.text, outcome, [c.document_id for c in citations])
             session.add(
                 Message(
                     conversation_id=plan.conversation_id,
@@ -121,6 +123,7 @@ class Recorder:
             )
             session.add(
                 Message(
+                    id=message_id,
                     conversation_id=plan.conversation_id,
                     role="assistant",
                     content=answer.text,
@@ -129,6 +132,7 @@ class Recorder:
                 )
             )
         CHAT_REQUESTS.labels(outcome).inc()
+        return message_id
 
     def failed(self, plan: ChatPlan) -> None:
         """The audit record of a request that ended in an error after its plan was made (no answer to hash)."""
@@ -136,7 +140,9 @@ class Recorder:
             self._request(session, plan, None, "error")
         CHAT_REQUESTS.labels("error").inc()
 
-    def _request(self, session: Session, plan: ChatPlan, answer: str | None, outcome: str) -> None:
+    def _request(
+        self, session: Session, plan: ChatPlan, answer: str | None, outcome: str, cited: Sequence[str] = ()
+    ) -> None:
         audit.record_chat_request(
             session,
             principal_id=plan.caller.id,
@@ -153,4 +159,7 @@ class Recorder:
             completion_tokens=plan.usage.completion_tokens,
             latency_ms=round((time.perf_counter() - plan.started) * 1000),
             outcome=outcome,
+            groups=plan.caller.groups,
+            site=plan.caller.site.id if plan.caller.site else None,
+            cited_document_ids=list(dict.fromkeys(cited)),
         )

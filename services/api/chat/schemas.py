@@ -70,6 +70,9 @@ AnswerMode = Literal["generated", "extractive", "refused", "not_found"]
 
 class ChatResponse(BaseModel):
     conversation_id: str
+    message_id: str | None = Field(
+        default=None, description="the answer's id: POST /v1/feedback rates it (thumbs up or down, a comment)"
+    )
     answer: str
     mode: AnswerMode = Field(
         description="generated: written by the model and checked sentence by sentence; extractive: sentences "

@@ -17,6 +17,7 @@ from services.api.documents.schemas import (
     DocumentVersionOut,
 )
 from services.api.fields import Limit, Offset
+from services.core.access.rules import Classification
 from services.core.errors import PayloadTooLarge
 
 router = APIRouter(prefix="/v1/documents", tags=["documents"])
@@ -76,9 +77,23 @@ def list_documents(
     limit: Limit = 100,
     offset: Offset = 0,
     status: Annotated[DocumentStatus | None, Query(description="only documents with this status")] = None,
+    q: Annotated[str | None, Query(max_length=200, description="only titles or file names containing this")] = None,
+    classification: Annotated[Classification | None, Query(description="only this classification")] = None,
+    tag: Annotated[str | None, Query(max_length=100, description="only documents with this tag")] = None,
+    group: Annotated[str | None, Query(max_length=100, description="only documents shared with this group")] = None,
 ) -> DocumentList:
-    """Documents the caller may read, newest first."""
-    documents, total = service.list(session=session, principal=principal, limit=limit, offset=offset, status=status)
+    """Documents the caller may read, newest first; narrowed by status, classification, text, tag or group."""
+    documents, total = service.list(
+        session=session,
+        principal=principal,
+        limit=limit,
+        offset=offset,
+        status=status,
+        q=q,
+        classification=classification,
+        tag=tag,
+        group=group,
+    )
     return DocumentList(
         documents=[DocumentOut.seen_by(d, principal) for d in documents], total=total, limit=limit, offset=offset
     )

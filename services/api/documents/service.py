@@ -249,11 +249,41 @@ def get(*, session: Session, principal: Caller, document_id: str) -> Document:
 
 
 def list(
-    *, session: Session, principal: Caller, limit: int, offset: int, status: str | None = None
+    *,
+    session: Session,
+    principal: Caller,
+    limit: int,
+    offset: int,
+    status: str | None = None,
+    q: str | None = None,
+    classification: str | None = None,
+    tag: str | None = None,
+    group: str | None = None,
 ) -> tuple[Sequence[Document], int]:
+    """A page of the documents the caller may read, newest first, narrowed by status, classification, a text in
+    the title or file name, a tag or a group."""
     query = select(Document)
     if status is not None:
         query = query.where(Document.status == status)
+    if classification is not None:
+        query = query.where(Document.classification == classification)
+    if q:
+        literal = q.lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+        pattern = f"%{literal}%"
+        query = query.where(
+            func.lower(Document.title).like(pattern, escape="\\")
+            | func.lower(Document.filename).like(pattern, escape="\\")
+        )
+    if tag is not None or group is not None:
+        # JSON arrays cannot be filtered portably across SQLite and PostgreSQL: the SQL narrows, Python finishes.
+        wanted = [
+            d
+            for d in session.scalars(query.order_by(Document.created_at.desc()))
+            if (tag is None or tag in (d.tags or []))
+            and (group is None or group in (d.groups or []))
+            and _readable(principal, d)
+        ]
+        return wanted[offset : offset + limit], len(wanted)
     if principal.read_scope != ReadScope.everything():
         # JSON arrays cannot be filtered portably across SQLite and PostgreSQL; list then filter by ACL.
         readable = [d for d in session.scalars(query.order_by(Document.created_at.desc())) if _readable(principal, d)]

@@ -19,6 +19,15 @@ BOOTSTRAP_ADMIN = "bootstrap-admin"
 
 
 @dataclass(frozen=True)
+class SiteBudget:
+    """The widget site a request came through, with the budgets the admin gave it (services/core/quota/plan.py)."""
+
+    id: str
+    requests_per_minute: int | None = None
+    tokens_per_day: int | None = None
+
+
+@dataclass(frozen=True)
 class Caller:
     """Who a request acts as: the principal, its role and groups, the key it came with and the site it came from.
 
@@ -36,6 +45,8 @@ class Caller:
     origin: str | None = None
     # What the key may be used for (services/core/access/keys.py): search, chat, ingest, admin.
     scopes: frozenset[str] = frozenset(("search", "chat", "ingest", "admin"))
+    # The widget site whose signed user token the request carried (services/core/access/sites.py); None for keys.
+    site: SiteBudget | None = None
 
     @property
     def readable_groups(self) -> list[str] | None:

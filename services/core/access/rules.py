@@ -32,6 +32,11 @@ def levels_up_to(clearance: str | None) -> tuple[Classification, ...]:
     return CLASSIFICATIONS[: rank(clearance) + 1]
 
 
+def normalize_origin(origin: str) -> str:
+    """Origins compare case-insensitively and without a trailing slash."""
+    return origin.strip().rstrip("/").lower()
+
+
 def effective_clearance(clearances: Iterable[str]) -> Classification | None:
     """The highest clearance among a principal's groups; None when they belong to no group."""
     ranks = [rank(c) for c in clearances if c in CLASSIFICATIONS]

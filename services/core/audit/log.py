@@ -165,6 +165,9 @@ def record_chat_request(
     completion_tokens: int | None,
     latency_ms: int,
     outcome: str,
+    groups: Sequence[str] = (),
+    site: str | None = None,
+    cited_document_ids: Sequence[str] = (),
 ) -> int:
     """The one `chat.request` row of a chat request, written once its answer (or failure) is known.
 
@@ -191,6 +194,10 @@ def record_chat_request(
             "completion_tokens": completion_tokens,
             "latency_ms": latency_ms,
             "outcome": outcome,
+            # Usage per group and per widget site, and the most cited documents (GET /v1/admin/usage).
+            "groups": sorted(groups),
+            "site": site,
+            "cited_document_ids": list(cited_document_ids),
         },
     )
 

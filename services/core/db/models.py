@@ -107,6 +107,44 @@ class ApiKey(Base):
     revoked_at: Mapped[datetime | None] = mapped_column(default=None)
 
 
+class Site(Base):
+    """A web site that embeds the chat widget: the origins its pages are served from, the groups its users may be
+    granted at most, its own budgets, and the key its backend signs user tokens with (services/core/access/sites.py).
+    """
+
+    __tablename__ = "sites"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
+    name: Mapped[str] = mapped_column(String(200), unique=True)
+    origins: Mapped[list[str]] = mapped_column(default=list)
+    groups: Mapped[list[str]] = mapped_column(default=list)
+    requests_per_minute: Mapped[int | None] = mapped_column(Integer, default=None)
+    tokens_per_day: Mapped[int | None] = mapped_column(Integer, default=None)
+    # HS256 with a secret Steward generates (it must keep it to check signatures), or RS256/ES256 with the
+    # public key the site gives: then Steward holds nothing that could mint a token.
+    algorithm: Mapped[str] = mapped_column(String(8), default="HS256")
+    secret: Mapped[str | None] = mapped_column(String(128), default=None)
+    public_key: Mapped[str | None] = mapped_column(Text, default=None)
+    created_by: Mapped[str | None] = mapped_column(String(36), default=None)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    secret_rotated_at: Mapped[datetime | None] = mapped_column(default=None)
+
+
+class ConsoleSession(Base):
+    """A signed-in admin console: the browser holds only the session's random token (an HttpOnly cookie), never
+    the key it was exchanged for. Revoking that key ends the session."""
+
+    __tablename__ = "console_sessions"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    csrf_token: Mapped[str] = mapped_column(String(64))
+    principal_id: Mapped[str] = mapped_column(ForeignKey("principals.id", ondelete="CASCADE"), index=True)
+    api_key_prefix: Mapped[str] = mapped_column(String(32))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column()
+
+
 class Document(Base):
     """An uploaded original, its current version, and where ingestion of that version stands."""
 
@@ -222,6 +260,21 @@ class Message(Base):
     # cite them under the same numbers, and leave the turn out when the caller may no longer read one.
     sources: Mapped[list[Any] | None] = mapped_column(JSON, default=None)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class Feedback(Base):
+    """A person's thumbs up or down on one answer, with an optional comment; the answer and its citations are
+    the message's own."""
+
+    __tablename__ = "feedback"
+    __table_args__ = (UniqueConstraint("message_id", "principal_id", name="uq_feedback_message_principal"),)
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
+    message_id: Mapped[str] = mapped_column(ForeignKey("messages.id", ondelete="CASCADE"), index=True)
+    principal_id: Mapped[str] = mapped_column(ForeignKey("principals.id", ondelete="CASCADE"), index=True)
+    rating: Mapped[str] = mapped_column(String(8))  # up | down
+    comment: Mapped[str] = mapped_column(Text, default="")
+    created_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
 
 
 class AuditEvent(Base):

@@ -10,6 +10,7 @@ import yaml
 from pydantic import BaseModel, Field, TypeAdapter, ValidationError, field_validator, model_validator
 
 from services.core.access.principals import Caller
+from services.core.access.rules import normalize_origin
 from services.core.errors import ConfigurationError
 
 
@@ -155,11 +156,6 @@ class QuotaRule(BaseModel):
         if self.scope == "origin" and self.match is not None:
             self.match = normalize_origin(self.match)
         return self
-
-
-def normalize_origin(origin: str) -> str:
-    """Origins compare case-insensitively and without a trailing slash."""
-    return origin.strip().rstrip("/").lower()
 
 
 Rule = Annotated[

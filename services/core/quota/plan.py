@@ -7,7 +7,8 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
 from services.core.access.principals import Caller
-from services.core.policy.model import QuotaRule, normalize_origin
+from services.core.access.rules import normalize_origin
+from services.core.policy.model import QuotaRule
 
 WINDOW_SECONDS = {"minute": 60, "day": 86_400}
 # Counter keys are stored in a bounded column; a longer subject (an odd origin) is replaced by its hash.
@@ -84,4 +85,19 @@ def counters_for(rules: Sequence[QuotaRule], caller: Caller, now: float) -> list
             counters.append(
                 Counter(rule.id, counter_key(rule, subject), rule.window, start, window_s, rule.requests, rule.tokens)
             )
+    counters.extend(_site_counters(caller, now))
     return sorted(counters, key=lambda c: (c.key, c.window_start))
+
+
+def _site_counters(caller: Caller, now: float) -> Iterator[Counter]:
+    """The budgets an admin gave the widget site the request came through (`steward sites create`), on top of
+    the policy's rules: one site's users cannot spend the whole service."""
+    site = caller.site
+    if site is None:
+        return
+    for window, requests, tokens in (("minute", site.requests_per_minute, None), ("day", None, site.tokens_per_day)):
+        if requests is None and tokens is None:
+            continue
+        window_s = WINDOW_SECONDS[window]
+        start = int(now // window_s) * window_s
+        yield Counter(f"site.{window}", f"site:{site.id}:{window}", window, start, window_s, requests, tokens)

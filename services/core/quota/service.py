@@ -120,9 +120,11 @@ class QuotaService:
     def _exceeded(self, counter: Counter, now: float) -> QuotaExceeded:
         QUOTA_REFUSED.labels(counter.rule_id).inc()
         reset = datetime.fromtimestamp(counter.resets_at, UTC).isoformat().replace("+00:00", "Z")
-        rule = self._by_id[counter.rule_id]
+        rule = self._by_id.get(counter.rule_id)
+        # Site budgets are the site's row, not a policy rule (services/core/quota/plan._site_counters).
+        what = describe(rule) if rule is not None else f"the widget site's budget per {counter.window}"
         return QuotaExceeded(
-            f"quota exceeded ({counter.rule_id}: {describe(rule)}); it resets at {reset}",
+            f"quota exceeded ({counter.rule_id}: {what}); it resets at {reset}",
             retry_after_s=max(1, math.ceil(counter.resets_at - now)),
             reset_at=counter.resets_at,
             rule_id=counter.rule_id,
