@@ -11,7 +11,7 @@ export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 export TOKENIZERS_PARALLELISM := false
 
-.PHONY: install system-deps web model run test lint typecheck pytest bench bench-ingest bench-retrieval bench-fusion bench-injection train-injection bench-security bench-gateway bench-grounding bench-web eval clean
+.PHONY: install system-deps web oidc-provider model run test lint typecheck pytest bench bench-ingest bench-retrieval bench-fusion bench-injection train-injection bench-security bench-gateway bench-grounding bench-web bench-openai eval clean
 
 install: $(STAMP)
 
@@ -37,6 +37,12 @@ web: web/dist/.built
 web/node_modules/.package-lock.json: web/package.json web/package-lock.json
 	cd web && npm ci --no-audit --no-fund --loglevel=error
 
+# The real OpenID provider the SSO tests start (panva's certified oidc-provider on Node, locked in tests/oidc).
+oidc-provider: tests/oidc/node_modules/.package-lock.json
+
+tests/oidc/node_modules/.package-lock.json: tests/oidc/package.json tests/oidc/package-lock.json
+	cd tests/oidc && npm ci --no-audit --no-fund --loglevel=error
+
 web/dist/.built: web/node_modules/.package-lock.json $(WEB_SOURCES)
 	cd web && npm run build --silent
 	@touch $@
@@ -56,7 +62,7 @@ lint: install
 typecheck: install
 	$(BIN)/mypy
 
-pytest: install system-deps model web
+pytest: install system-deps model web oidc-provider
 	$(BIN)/pytest -ra
 
 test: lint typecheck pytest
@@ -103,5 +109,9 @@ eval: install
 bench-web: model web system-deps
 	$(BIN)/python bench/web.py
 
+# The OpenAI-compatible endpoint: official SDK and LangChain cases against a live server; its overhead over /v1/chat.
+bench-openai: model
+	$(BIN)/python bench/openai_compat.py
+
 clean:
-	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache web/node_modules web/dist
+	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache web/node_modules web/dist tests/oidc/node_modules

@@ -33,9 +33,11 @@ from services.api.jobs.router import router as jobs_router
 from services.api.keys.router import router as keys_router
 from services.api.limits import BodySizeLimit
 from services.api.metrics import MetricsMiddleware
+from services.api.openai.router import router as openai_router
 from services.api.policies.router import router as policies_router
 from services.api.search.router import router as search_router
 from services.api.sites.router import router as sites_router
+from services.api.sso.router import router as sso_router
 from services.api.unanswered.router import router as unanswered_router
 from services.api.usage.router import router as usage_router
 from services.api.web import install_web
@@ -157,8 +159,10 @@ def create_app(settings: Settings | None = None, *, background: Sequence[Backgro
         policies_router,
         sites_router,
         console_router,
+        sso_router,
         feedback_router,
         usage_router,
+        openai_router,
     )
     for router in routers:
         app.include_router(router)

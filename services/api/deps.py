@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from services.core.access import console, sites
 from services.core.access.keys import authenticate
+from services.core.access.oidc import OidcVerifier
 from services.core.access.principals import Caller
 from services.core.audit.writer import AuditWriter
 from services.core.db.session import session_scope
@@ -24,6 +25,7 @@ from services.core.pii import PiiGuard
 from services.core.policy import ReloadablePolicies
 from services.core.policy.screening import InjectionScanner
 from services.core.quota import QuotaService
+from services.core.quota.throttle import FailedAuthThrottle
 from services.core.retrieval.rewrite import FollowUpRewriter
 from services.core.retrieval.search import Retriever
 from services.core.runtime import Runtime
@@ -81,10 +83,34 @@ def _bootstrap_usable(request: Request, runtime: RuntimeDep) -> bool:
     return bootstrap_key(request, runtime) is not None
 
 
+def _oidc(runtime: RuntimeDep) -> OidcVerifier | None:
+    return runtime.oidc
+
+
+def _auth_throttle(runtime: RuntimeDep) -> FailedAuthThrottle:
+    return runtime.auth_throttle
+
+
+def _token_caller(runtime: Runtime, token: str, origin: str | None) -> Caller:
+    """A bearer JWT: the OpenID provider's access token (when single sign-on is on and the token says it is the
+    provider's) or a widget site's user token. With single sign-on on, a JWT that is neither is refused with the
+    generic message and its issuer logged."""
+    oidc = runtime.oidc
+    if oidc is not None and oidc.issued(token):
+        identity = oidc.verify_access_token(token)  # may fetch the provider's keys: outside the transaction
+        with runtime.sessions() as session, session.begin():
+            caller, _ = oidc.caller(session, identity)
+        return caller.with_origin(origin) if origin else caller
+    with runtime.sessions() as session, session.begin():
+        if oidc is not None and not sites.names_site(session, token):
+            oidc.reject_foreign(token)
+        return sites.authenticate_token(session, token, origin)
+
+
 def get_caller(request: Request, runtime: RuntimeDep) -> Caller:
-    """Who the request acts as: an API key's principal, a widget site's user (a signed token), or the admin of a
-    console session (its cookie, with the CSRF header on changes). Too many invalid credentials from one client
-    are refused before any is read."""
+    """Who the request acts as: an API key's principal, a widget site's user (a signed token), a person signed in
+    with the OpenID provider (its access token), or the admin of a console session (its cookie, with the CSRF
+    header on changes). Too many invalid credentials from one client are refused before any is read."""
     scheme, _, presented = request.headers.get("authorization", "").partition(" ")
     credential = presented.strip() if scheme.lower() == "bearer" else None
     origin = request.headers.get("origin")
@@ -92,8 +118,7 @@ def get_caller(request: Request, runtime: RuntimeDep) -> Caller:
     if credential and sites.looks_like_token(credential):
         runtime.auth_throttle.check(_client(request))
         try:
-            with runtime.sessions() as session, session.begin():
-                return sites.authenticate_token(session, credential, origin)
+            return _token_caller(runtime, credential, origin)
         except NotAuthenticated:
             runtime.auth_throttle.failed(_client(request))
             raise
@@ -102,7 +127,10 @@ def get_caller(request: Request, runtime: RuntimeDep) -> Caller:
         try:
             with runtime.sessions() as session, session.begin():
                 caller, row = console.find_session(
-                    session, cookie, bootstrap_usable=bootstrap_key(request, runtime) is not None
+                    session,
+                    cookie,
+                    bootstrap_usable=bootstrap_key(request, runtime) is not None,
+                    sso_usable=runtime.oidc is not None,
                 )
                 console.check_csrf(row, request.method, request.headers.get(console.CSRF_HEADER))
         except NotAuthenticated:
@@ -198,3 +226,6 @@ LLMDep = Annotated[LLMStack, Depends(get_llm)]
 RewriterDep = Annotated[FollowUpRewriter, Depends(get_rewriter)]
 KeyAuthenticatorDep = Annotated[Callable[[str], Caller], Depends(_key_authenticator)]
 BootstrapUsableDep = Annotated[bool, Depends(_bootstrap_usable)]
+# The OpenID provider's verifier; None when single sign-on is off.
+OidcDep = Annotated[OidcVerifier | None, Depends(_oidc)]
+AuthThrottleDep = Annotated[FailedAuthThrottle, Depends(_auth_throttle)]

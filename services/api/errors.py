@@ -26,6 +26,8 @@ STATUS_BY_ERROR: dict[type[errors.StewardError], int] = {
     errors.KeyNotFound: 404,
     errors.SiteNotFound: 404,
     errors.MessageNotFound: 404,
+    errors.SsoNotConfigured: 404,
+    errors.ModelNotFound: 404,
     errors.TooManyFailedLogins: 429,
     errors.Conflict: 409,
     errors.PayloadTooLarge: 413,
@@ -36,6 +38,7 @@ STATUS_BY_ERROR: dict[type[errors.StewardError], int] = {
     errors.PolicyViolation: 403,
     errors.LLMUnavailable: 503,
     errors.QueueUnavailable: 503,
+    errors.IdentityProviderUnavailable: 503,
     errors.LLMRejected: 502,
     errors.Overloaded: 429,
     errors.QuotaExceeded: 429,
@@ -81,13 +84,45 @@ def _status_for(exc: errors.StewardError) -> int:
     return 500
 
 
-async def _steward_error(_request: Request, exc: Exception) -> JSONResponse:
+# Routes that answer errors in OpenAI's shape, so its SDKs raise their own typed errors (services/api/openai).
+OPENAI_PATHS = ("/v1/chat/completions", "/v1/models")
+OPENAI_TYPES = {
+    400: "invalid_request_error",
+    401: "authentication_error",
+    403: "permission_error",
+    404: "not_found_error",
+    409: "conflict_error",
+    413: "invalid_request_error",
+    415: "invalid_request_error",
+    429: "rate_limit_error",
+}
+
+
+def _openai(request: Request) -> bool:
+    path = request.url.path
+    return any(path == p or path.startswith(p + "/") for p in OPENAI_PATHS)
+
+
+def _openai_status(status: int) -> int:
+    # OpenAI answers every invalid request with 400; Steward's 422 means the same.
+    return 400 if status == 422 else status
+
+
+def openai_error_body(exc: errors.StewardError, status: int | None = None) -> dict[str, dict[str, Any]]:
+    """`{"error": {"message", "type", "param", "code"}}`, as OpenAI's API answers."""
+    status = _openai_status(status or _status_for(exc))
+    kind = OPENAI_TYPES.get(status, "server_error" if status >= 500 else "invalid_request_error")
+    return {"error": {"message": exc.message, "type": kind, "param": getattr(exc, "param", None), "code": exc.code}}
+
+
+async def _steward_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, errors.StewardError)
     headers = {"WWW-Authenticate": "Bearer"} if isinstance(exc, errors.NotAuthenticated) else {}
     if isinstance(
         exc,
         errors.LLMUnavailable
         | errors.QueueUnavailable
+        | errors.IdentityProviderUnavailable
         | errors.Overloaded
         | errors.QuotaExceeded
         | errors.QuotaUnavailable
@@ -96,25 +131,55 @@ async def _steward_error(_request: Request, exc: Exception) -> JSONResponse:
         headers["Retry-After"] = str(exc.retry_after_s)
     if isinstance(exc, errors.QuotaExceeded):
         headers["X-RateLimit-Reset"] = str(exc.reset_at)  # epoch seconds, as GitHub's API sends it
+    if _openai(request):
+        status = _openai_status(_status_for(exc))
+        return JSONResponse(openai_error_body(exc), status_code=status, headers=headers)
     return JSONResponse(error_body(exc.code, exc.message), status_code=_status_for(exc), headers=headers)
 
 
-async def _validation_error(_request: Request, exc: Exception) -> JSONResponse:
+def _openai_validation(exc: RequestValidationError) -> JSONResponse:
+    first = exc.errors()[0] if exc.errors() else {}
+    loc = [str(p) for p in first.get("loc", ()) if p != "body"]
+    param = ".".join(loc) or None
+    if first.get("type") == "extra_forbidden":
+        message, code = f"Unrecognized request argument supplied: {param}", "unknown_parameter"
+    elif first.get("type") == "missing":
+        message, code = f"Missing required parameter: '{param}'.", "missing_required_parameter"
+    elif first.get("type") == "json_invalid":
+        message, code, param = "We could not parse the JSON body of your request.", "invalid_json", None
+    else:
+        message, code = f"Invalid value for '{param}': {first.get('msg', 'invalid')}.", "invalid_value"
+    body = {"error": {"message": message, "type": "invalid_request_error", "param": param, "code": code}}
+    return JSONResponse(body, status_code=400)
+
+
+async def _validation_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, RequestValidationError)
+    if _openai(request):
+        return _openai_validation(exc)
     problems = "; ".join(
         f"{'.'.join(str(p) for p in e.get('loc', ()) if p != 'body') or 'body'}: {e.get('msg')}" for e in exc.errors()
     )
     return JSONResponse(error_body("invalid_request", problems or "invalid request"), status_code=422)
 
 
-async def _http_error(_request: Request, exc: Exception) -> JSONResponse:
+async def _http_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, StarletteHTTPException)
     code = {404: "not_found", 405: "method_not_allowed", 413: "payload_too_large"}.get(exc.status_code, "http_error")
+    if _openai(request):
+        kind = OPENAI_TYPES.get(exc.status_code, "invalid_request_error")
+        body = {"error": {"message": str(exc.detail), "type": kind, "param": None, "code": code}}
+        return JSONResponse(body, status_code=exc.status_code, headers=exc.headers)
     return JSONResponse(error_body(code, str(exc.detail)), status_code=exc.status_code, headers=exc.headers)
 
 
-async def _unexpected_error(_request: Request, exc: Exception) -> JSONResponse:
+async def _unexpected_error(request: Request, exc: Exception) -> JSONResponse:
     log.exception("unhandled error", exc_info=exc)
+    if _openai(request):
+        body = {
+            "error": {"message": "an unexpected error occurred", "type": "server_error", "param": None, "code": None}
+        }
+        return JSONResponse(body, status_code=500)
     return JSONResponse(error_body("internal_error", "an unexpected error occurred"), status_code=500)
 
 

@@ -8,11 +8,10 @@ from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 from tqdm import tqdm
 
-from services.cli.client import ApiError, StewardClient
+from services.client import Document, StewardClient, StewardError
 from services.core.formats import SUPPORTED_EXTENSIONS
 
 POLL_S = 0.5
@@ -59,13 +58,13 @@ def run_bulk_ingest(client: StewardClient, files: list[SourceFile], groups: list
     pending: dict[str, str] = {}  # document id -> source
     for item in tqdm(files, desc="uploading", unit="file", file=sys.stderr):
         try:
-            document = client.upload(item.path, groups, source=item.source)
-        except (ApiError, OSError) as exc:
+            document = client.upload_document(item.path, groups=groups, source=item.source)
+        except (StewardError, OSError) as exc:
             report.failures.append((item.source, str(exc)))
             continue
-        if document["queued"]:
+        if document.queued:
             report.uploaded += 1
-            pending[document["id"]] = item.source
+            pending[document.id] = item.source
         else:
             report.unchanged += 1
     if wait and pending:
@@ -82,22 +81,22 @@ def _follow(client: StewardClient, pending: dict[str, str], report: BulkReport) 
     ):
         done: set[str] = set()
         while len(done) < total:
-            current = {d["id"]: d for d in client.documents() if d["id"] in pending}
+            current = {d.id: d for d in client.list_documents(page_size=500) if d.id in pending}
             stages: Counter[str] = Counter()
             progress = 0
             for document_id, source in pending.items():
-                document: dict[str, Any] | None = current.get(document_id)
+                document: Document | None = current.get(document_id)
                 if document is None:  # deleted meanwhile
                     finished, percent = True, 100
                     if document_id not in done:
                         report.failures.append((source, "deleted while being ingested"))
                 else:
-                    finished = _finished(document)
-                    percent = 100 if finished else int(document["progress"])
-                    stages[document["stage"]] += 0 if finished else 1
+                    finished = document.settled
+                    percent = 100 if finished else document.progress
+                    stages[document.stage] += 0 if finished else 1
                     if finished and document_id not in done:
-                        if document["status"] == "failed" or document["error"]:
-                            report.failures.append((source, document["error"] or "failed"))
+                        if document.status == "failed" or document.error:
+                            report.failures.append((source, document.error or "failed"))
                         else:
                             report.ready += 1
                 if finished and document_id not in done:
@@ -111,11 +110,3 @@ def _follow(client: StewardClient, pending: dict[str, str], report: BulkReport) 
 
 
 _PERCENT = "{desc}: {percentage:3.0f}%|{bar}| {postfix}"
-
-
-def _finished(document: dict[str, Any]) -> bool:
-    """Failed, or ready at the uploaded version (or ready at an older one because the new one failed)."""
-    if document["status"] == "failed":
-        return True
-    current = document["indexed_version"] == document["version"]
-    return document["status"] == "ready" and (current or bool(document["error"]))

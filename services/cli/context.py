@@ -9,7 +9,7 @@ from contextlib import contextmanager
 import click
 from sqlalchemy.orm import Session
 
-from services.cli.client import StewardClient
+from services.client import StewardClient
 from services.core.errors import StewardError
 from services.core.settings import Settings
 

@@ -6,8 +6,8 @@ import sys
 
 import click
 
-from services.cli.client import ApiError
 from services.cli.context import DEFAULT_URL, client_for
+from services.client import StewardError
 
 KINDS = (
     ("orphan_points", "points of deleted documents"),
@@ -28,20 +28,20 @@ def doctor(repair: bool, url: str | None, api_key: str | None) -> None:
     The worker runs the same check with repair every few minutes (STEWARD_RECONCILE_INTERVAL_S)."""
     client = client_for(url, api_key)
     try:
-        report = client.index_drift(repair=repair)
-    except (ApiError, OSError) as exc:
+        report = client.repair_index() if repair else client.index_drift()
+    except (StewardError, OSError) as exc:
         raise click.ClickException(str(exc)) from exc
     finally:
         client.close()
-    click.echo(f"points scanned: {report['points_scanned']}, documents checked: {report['documents_checked']}")
+    click.echo(f"points scanned: {report.points_scanned}, documents checked: {report.documents_checked}")
     for key, meaning in KINDS:
-        examples = report["examples"].get(key, [])
+        examples = report.examples.get(key, [])
         shown = f"  (e.g. {', '.join(examples[:3])})" if examples else ""
-        click.echo(f"{key}={report[key]}  {meaning}{shown}")
-    if report["drift"] == 0:
+        click.echo(f"{key}={getattr(report, key)}  {meaning}{shown}")
+    if report.drift == 0:
         click.echo("the index agrees with the database")
     elif repair:
-        click.echo(f"repaired {report['drift']} disagreements")
+        click.echo(f"repaired {report.drift} disagreements")
     else:
         click.echo("run `steward doctor --repair` to repair them", err=True)
         sys.exit(1)

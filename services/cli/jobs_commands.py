@@ -6,8 +6,8 @@ import sys
 
 import click
 
-from services.cli.client import ApiError
 from services.cli.context import client_for
+from services.client import StewardError
 
 
 @click.group()
@@ -23,10 +23,10 @@ def jobs() -> None:
 def jobs_list(status: str | None, limit: int, url: str | None, api_key: str | None) -> None:
     """Newest jobs first, e.g. `steward jobs list --status failed`."""
     client = client_for(url, api_key)
-    for job in client.jobs(status, limit):
+    for job in client.list_jobs(status=status, limit=limit):
         click.echo(
-            f"{job['document_id']}  v{job['version']}  {job['status']:<10} attempts={job['attempts']}  "
-            f"{job['filename']}" + (f"\n    {job['error']}" if job["error"] else "")
+            f"{job.document_id}  v{job.version}  {job.status:<10} attempts={job.attempts}  "
+            f"{job.filename}" + (f"\n    {job.error}" if job.error else "")
         )
 
 
@@ -40,9 +40,9 @@ def jobs_retry(document_ids: tuple[str, ...], url: str | None, api_key: str | No
     failed = False
     for document_id in document_ids:
         try:
-            document = client.retry(document_id)
-            click.echo(f"{document_id}: queued version {document['version']}")
-        except ApiError as exc:
+            document = client.retry_document(document_id)
+            click.echo(f"{document_id}: queued version {document.version}")
+        except StewardError as exc:
             failed = True
             click.echo(f"{document_id}: {exc}", err=True)
     if failed:

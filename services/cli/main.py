@@ -11,7 +11,6 @@ from pathlib import Path
 import click
 
 from services.cli.audit_commands import audit
-from services.cli.client import ApiError
 from services.cli.context import DEFAULT_URL, client_for, load_settings
 from services.cli.doctor_command import doctor
 from services.cli.jobs_commands import jobs
@@ -19,6 +18,7 @@ from services.cli.keys_commands import keys
 from services.cli.llm_commands import llm
 from services.cli.policy_commands import policy
 from services.cli.sites_commands import sites
+from services.client import ChatAnswer, DoneEvent, StewardError, TokenEvent
 
 
 @click.group()
@@ -221,35 +221,38 @@ def ask(question: str, conversation: str | None, stream: bool, url: str | None, 
     """Ask a question; prints the answer as it is written, then what the sources do not support, and the sources."""
     client = client_for(url, api_key)
     try:
+        result: ChatAnswer | None = None
         if stream:
-            result = None
-            for event, payload in client.chat_stream(question, conversation):
-                if event == "token":
-                    click.echo(payload["text"], nl=False)
-                elif event == "error":
-                    raise click.ClickException(payload["error"]["message"])
-                elif event == "done":
-                    result = payload
+            for event in client.chat_stream(question, conversation_id=conversation):
+                if isinstance(event, TokenEvent):
+                    click.echo(event.text, nl=False)
+                elif isinstance(event, DoneEvent):
+                    result = event
             click.echo()
         else:
-            result = client.chat(question, conversation)
-            click.echo(result["answer"])
-    except (ApiError, OSError) as exc:
+            result = client.chat(question, conversation_id=conversation)
+            click.echo(result.answer)
+    except StewardError as exc:
+        # An error event mid-stream is shown by its message alone: the response itself was a 200.
+        raise click.ClickException(exc.message if exc.streamed else str(exc)) from exc
+    except OSError as exc:
         raise click.ClickException(str(exc)) from exc
-    show_verdicts(result or {})
-    for citation in (result or {}).get("citations", []):
-        places = "; ".join(", ".join(f"{k} {v}" for k, v in place.items()) for place in citation.get("locations", []))
-        click.echo(f"[{citation['source']}] {citation['title']}" + (f" ({places})" if places else ""), err=True)
-    if result:
-        click.echo(f"conversation: {result['conversation_id']}", err=True)
+    finally:
+        client.close()
+    if result is None:
+        return
+    show_verdicts(result)
+    for citation in result.citations:
+        places = "; ".join(", ".join(f"{k} {v}" for k, v in place.items()) for place in citation.locations)
+        click.echo(f"[{citation.source}] {citation.title}" + (f" ({places})" if places else ""), err=True)
+    click.echo(f"conversation: {result.conversation_id}", err=True)
 
 
-def show_verdicts(result: dict[str, object]) -> None:
+def show_verdicts(result: ChatAnswer) -> None:
     """Unsupported sentences, struck through in the terminal with the reason; an extractive answer said so."""
-    sentences = result.get("sentences") or []
-    for sentence in sentences if isinstance(sentences, list) else []:
-        if isinstance(sentence, dict) and not sentence.get("supported") and sentence.get("shown"):
-            struck = click.style(str(sentence["text"]), strikethrough=True, fg="red")
-            click.echo(f"⚠ not supported by the sources: {struck} ({sentence.get('reason')})", err=True)
-    if result.get("mode") == "extractive":
+    for sentence in result.sentences:
+        if not sentence.supported and sentence.shown:
+            struck = click.style(sentence.text, strikethrough=True, fg="red")
+            click.echo(f"⚠ not supported by the sources: {struck} ({sentence.reason})", err=True)
+    if result.mode == "extractive":
         click.echo("(quoted from the documents: no generated sentence could be checked against them)", err=True)

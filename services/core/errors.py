@@ -18,9 +18,23 @@ class NotAuthenticated(StewardError):
 
 
 class InvalidToken(NotAuthenticated):
-    """A widget's user token that does not verify: bad signature, wrong audience, expired, or too long-lived."""
+    """A widget's user token or a single sign-on token that does not verify: bad signature, wrong audience,
+    expired, or too long-lived."""
 
     code = "invalid_token"
+
+
+class IdentityProviderUnavailable(StewardError):
+    """The single sign-on provider cannot be reached and no cached keys can check the token; retry later."""
+
+    code = "identity_provider_unavailable"
+    retry_after_s = 10
+
+
+class SsoNotConfigured(StewardError):
+    """Single sign-on routes on a server that has no OpenID provider configured."""
+
+    code = "sso_not_configured"
 
 
 class PermissionDenied(StewardError):
@@ -99,6 +113,23 @@ class PayloadTooLarge(StewardError):
 
 class InvalidInput(StewardError):
     code = "invalid_input"
+
+
+class UnsupportedParameter(InvalidInput):
+    """A request parameter Steward cannot honour (the OpenAI-compatible endpoint); `param` names it."""
+
+    code = "unsupported_parameter"
+
+    def __init__(self, param: str, message: str) -> None:
+        super().__init__(message)
+        self.param = param
+
+
+class ModelNotFound(StewardError):
+    """No assistant has this model id (the OpenAI-compatible endpoint)."""
+
+    code = "model_not_found"
+    param = "model"
 
 
 class Conflict(StewardError):

@@ -9,10 +9,12 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 
+import httpx
 from celery import Celery
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
+from services.core.access.oidc import OidcConfig, OidcVerifier
 from services.core.access.principals import ensure_bootstrap_admin
 from services.core.audit.writer import AuditWriter
 from services.core.db import migrate
@@ -64,6 +66,8 @@ class Runtime:
     audit_writer: AuditWriter
     # Scores each chunk for prompt injection at ingestion (None when the setting turns it off).
     injection_scanner: InjectionScanner | None
+    # Single sign-on: verifies the OpenID provider's tokens with its cached keys (None when SSO is off).
+    oidc: OidcVerifier | None = None
 
     @classmethod
     def build(cls, settings: Settings) -> Runtime:
@@ -87,7 +91,14 @@ class Runtime:
             pii.warm_up()
         celery = make_celery(settings)
         quotas = build_quota_service(settings, engine, policies.engine.policy_set.quota_rules)
-        log.info("runtime ready: profile=%s vector_store=%s", settings.profile, settings.vector_store)
+        oidc_config = OidcConfig.from_settings(settings)
+        oidc = OidcVerifier(config=oidc_config, http=httpx.Client()) if oidc_config else None
+        log.info(
+            "runtime ready: profile=%s vector_store=%s sso=%s",
+            settings.profile,
+            settings.vector_store,
+            oidc_config.issuer if oidc_config else "off",
+        )
         return cls(
             settings=settings,
             engine=engine,
@@ -119,9 +130,12 @@ class Runtime:
             injection_scanner=(
                 InjectionScanner(injection_model, batcher.embed) if settings.injection_scan_at_ingestion else None
             ),
+            oidc=oidc,
         )
 
     def close(self) -> None:
+        if self.oidc is not None:
+            self.oidc.close()
         self.audit_writer.close()
         self.embedding_batcher.close()
         self.vector_store.close()

@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
+import json
 import os
 from functools import cached_property
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 import yaml
-from pydantic import Field, SecretStr, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import (
     BaseSettings,
+    NoDecode,
     PydanticBaseSettingsSource,
     SettingsConfigDict,
 )
@@ -51,6 +53,20 @@ class YamlSource(PydanticBaseSettingsSource):
         return loaded
 
 
+class Assistant(BaseModel):
+    """One model id of the OpenAI-compatible endpoint: a name for a knowledge scope (`/v1/models`)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    id: str = Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9][A-Za-z0-9._:-]*$")
+    description: str = ""
+    # Retrieval is narrowed to documents with any of these tags (none: every document the caller may read).
+    tags: list[str] = []
+
+
+DEFAULT_ASSISTANTS = [Assistant(id="steward", description="Answers from every document the caller may read.")]
+
+
 class Settings(BaseSettings):
     """Every knob Steward has. Profile `embedded` needs nothing installed by hand; `production` is compose."""
 
@@ -72,6 +88,33 @@ class Settings(BaseSettings):
     admin_api_key: SecretStr = SecretStr(PLACEHOLDER_ADMIN_KEY)
     # Invalid keys a client may send in a minute before it is refused (429) without a look at its key.
     auth_failures_per_minute: int = Field(default=30, ge=1, le=100_000)
+
+    # Single sign-on with an OpenID Connect provider (docs/sso.md): off unless an issuer is set. The console signs
+    # people in with the authorization code flow and PKCE; API calls may carry the provider's access tokens.
+    oidc_issuer: str | None = None
+    oidc_client_id: str | None = None
+    # A confidential client's secret (PKCE is used either way); none for a public client.
+    oidc_client_secret: SecretStr | None = None
+    # The `aud` the provider's access tokens must name; empty means the client id.
+    oidc_audience: str | None = None
+    # The claim (in ID and access tokens) that lists a person's groups; a dotted path reaches into an object
+    # (realm_access.roles). Its groups are the ones they read as, with their clearances.
+    oidc_groups_claim: str = Field(default="groups", min_length=1)
+    # Members of any of these groups sign in as admins (the console); everyone else as a user (search, chat).
+    # STEWARD_OIDC_ADMIN_GROUPS takes a JSON list or names separated by commas.
+    oidc_admin_groups: Annotated[list[str], NoDecode] = []
+    # Add the scope your provider needs to release the groups claim (e.g. "groups").
+    oidc_scopes: str = "openid profile email"
+    # Where the provider sends the browser back; empty: this server's own /v1/admin/sso/callback as requested
+    # (set it behind a proxy that changes the scheme or host).
+    oidc_redirect_uri: str | None = None
+    # The provider's keys are cached this long; a token signed by a key not in the cache refetches them at
+    # most once per oidc_jwks_refetch_min_s (so tokens with made-up key ids cannot hammer the provider).
+    oidc_jwks_cache_s: int = Field(default=3600, ge=0)
+    oidc_jwks_refetch_min_s: float = Field(default=30.0, ge=0)
+    # Clock skew tolerated on exp, nbf and iat.
+    oidc_leeway_s: int = Field(default=30, ge=0, le=600)
+    oidc_timeout_s: float = Field(default=10.0, gt=0)
 
     # Database (SQLite file in embedded, PostgreSQL in production)
     database_url: str = ""
@@ -152,6 +195,9 @@ class Settings(BaseSettings):
     llm_api_key: SecretStr = SecretStr("EMPTY")
     llm_model: str = "steward-gemma"
     llm_max_tokens: int = 256
+    # The OpenAI-compatible endpoint's models: each a knowledge scope (`STEWARD_ASSISTANTS` as JSON, or YAML in
+    # STEWARD_CONFIG), e.g. [{"id": "hr-assistant", "tags": ["hr"]}]. The first is the default.
+    assistants: list[Assistant] = Field(default_factory=lambda: list(DEFAULT_ASSISTANTS), min_length=1)
     # Greedy by default: answers from documents should be repeatable, not creative.
     llm_temperature: float = 0.0
     llm_connect_timeout_s: float = 5.0
@@ -281,6 +327,29 @@ class Settings(BaseSettings):
                 f"STEWARD_ADMIN_API_KEY is too weak: use at least {MIN_ADMIN_KEY_CHARS} characters of a random "
                 "secret (python -c 'import secrets; print(secrets.token_urlsafe(32))')"
             )
+        return self
+
+    @field_validator("oidc_admin_groups", mode="before")
+    @classmethod
+    def _split_admin_groups(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            text = value.strip()
+            if text.startswith("["):
+                return json.loads(text)
+            return [name.strip() for name in text.split(",") if name.strip()]
+        return value
+
+    @model_validator(mode="after")
+    def _check_oidc(self) -> Settings:
+        if not self.oidc_issuer:
+            self.oidc_issuer = None
+            return self
+        if not self.oidc_issuer.startswith(("https://", "http://")):
+            raise ValueError("STEWARD_OIDC_ISSUER must be the provider's URL (https://...), as its tokens name it")
+        if not self.oidc_client_id:
+            raise ValueError("STEWARD_OIDC_CLIENT_ID is required when STEWARD_OIDC_ISSUER is set")
+        if self.oidc_issuer.startswith("http://") and self.environment == "prod":
+            raise ValueError("STEWARD_OIDC_ISSUER must use https outside dev")
         return self
 
     def placeholder_admin_key_usable(self, client_host: str | None) -> bool:

@@ -150,3 +150,10 @@ def test_the_console_and_widget_answer_503_until_built(embedded_api: ClientFacto
     response = api.get("/admin/")
     assert response.status_code == 503 and "make web" in response.json()["error"]["message"]
     assert api.get("/widget/steward.js").status_code == 503
+
+
+def test_without_an_openid_provider_single_sign_on_is_off(api: TestClient) -> None:
+    assert api.get("/v1/admin/sso").json() == {"enabled": False, "provider": None}
+    for path in ("/v1/admin/sso/login", "/v1/admin/sso/callback?code=x&state=y"):
+        response = api.get(path, follow_redirects=False)
+        assert response.status_code == 404 and response.json()["error"]["code"] == "sso_not_configured"

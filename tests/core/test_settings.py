@@ -71,3 +71,22 @@ def test_unknown_vector_store_lists_the_valid_choices(tmp_path: Path) -> None:
     object.__setattr__(settings, "vector_store", "chroma")
     with pytest.raises(ConfigurationError, match="valid choices: qdrant, qdrant_edge"):
         build_vector_store(settings)
+
+
+def test_single_sign_on_is_off_by_default_and_needs_a_client_id(monkeypatch: pytest.MonkeyPatch) -> None:
+    assert Settings().oidc_issuer is None
+    with pytest.raises(ValidationError, match="STEWARD_OIDC_CLIENT_ID is required"):
+        Settings(oidc_issuer="https://login.example.com")
+    with pytest.raises(ValidationError, match="must use https outside dev"):
+        Settings(
+            oidc_issuer="http://login.example.com",
+            oidc_client_id="steward",
+            environment="prod",
+            admin_api_key=STRONG_KEY,
+        )
+    monkeypatch.setenv("STEWARD_OIDC_ISSUER", "https://login.example.com")
+    monkeypatch.setenv("STEWARD_OIDC_CLIENT_ID", "steward")
+    monkeypatch.setenv("STEWARD_OIDC_ADMIN_GROUPS", "steward-admins, it-ops")
+    assert Settings().oidc_admin_groups == ["steward-admins", "it-ops"]
+    monkeypatch.setenv("STEWARD_OIDC_ADMIN_GROUPS", '["team, with a comma"]')
+    assert Settings().oidc_admin_groups == ["team, with a comma"]

@@ -4,23 +4,19 @@ real vLLM, a registered widget site, and a host intranet on another origin minti
 from __future__ import annotations
 
 import os
-import sys
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
-from pathlib import Path
 
 import httpx
 import pytest
 from playwright.sync_api import Browser, BrowserContext, Playwright, sync_playwright
 
-from tests.fixtures.documents import make_markdown
 from tests.support.browser import CHROMIUM, CHROMIUM_ARGS, HostSite
-from tests.support.processes import ChildProcess, free_port
+from tests.support.processes import ChildProcess
 from tests.support.settings import ADMIN_KEY, auth
+from tests.support.stack import steward_serve
 from tests.support.tokens import mint
-
-STEWARD = str(Path(sys.executable).parent / "steward")
 
 # (file name, title, section text, groups)
 DOCUMENTS = [
@@ -87,53 +83,17 @@ def context(browser: Browser) -> Iterator[BrowserContext]:
     context.close()
 
 
-def _wait_ready(client: httpx.Client, ids: dict[str, str], server: ChildProcess) -> None:
-    deadline = time.monotonic() + 180
-    pending = set(ids.values())
-    while pending and time.monotonic() < deadline:
-        for document_id in list(pending):
-            document = client.get(f"/v1/documents/{document_id}").json()
-            assert document["status"] != "failed", document
-            if document["status"] == "ready":
-                pending.discard(document_id)
-        time.sleep(0.2)
-    assert not pending, f"not ready in time:\n{server.log_tail()}"
-
-
 @pytest.fixture(scope="package")
 def web_stack(tmp_path_factory: pytest.TempPathFactory, vllm_base_url: str) -> Iterator[WebStack]:
-    workdir = tmp_path_factory.mktemp("web")
-    port = free_port()
-    env = {
-        **os.environ,
-        "STEWARD_DATA_DIR": str(workdir / "data"),
-        "STEWARD_ADMIN_API_KEY": ADMIN_KEY,
-        "STEWARD_LLM_BASE_URL": vllm_base_url,
-        "STEWARD_LLM_MANAGE_SERVER": "false",
-        "STEWARD_PORT": str(port),
-        "STEWARD_BROKER_POLL_INTERVAL_S": "0.1",
-    }
-    server = ChildProcess([STEWARD, "serve"], env, workdir / "serve.log")
-    url = f"http://127.0.0.1:{port}"
-    host_server = None
-    try:
-        server.wait_http(f"{url}/healthz", timeout_s=180)
-        with httpx.Client(base_url=url, headers=auth(ADMIN_KEY), timeout=60) as client:
-            ids = {}
-            for filename, title, text, groups in DOCUMENTS:
-                data = make_markdown(title, [("Facts", text)])
-                response = client.post("/v1/documents", files={"file": (filename, data)}, data={"groups": groups})
-                assert response.status_code == 202, response.text
-                ids[filename] = response.json()["id"]
-            _wait_ready(client, ids, server)
-            host = HostSite(steward_url=url, mint=lambda *_: "", site_id="", users=USERS)
-            secrets: dict[str, str] = {}
+    with steward_serve(tmp_path_factory.mktemp("web"), vllm_base_url, DOCUMENTS) as served:
+        host = HostSite(steward_url=served.url, mint=lambda *_: "", site_id="", users=USERS)
+        with served.api() as client:
             site = client.post(
                 "/v1/admin/sites",
                 json={"name": "intranet", "origins": [host.origin], "groups": ["everyone", "hr", "eng"]},
             ).json()
         site_id, secret = site["id"], site["secret"]
-        secrets[site_id] = secret
+        secrets: dict[str, str] = {site_id: secret}
 
         def mint_for(site: str, sub: str, groups: list[str], mode: str) -> str:
             secret = secrets[site]
@@ -147,11 +107,10 @@ def web_stack(tmp_path_factory: pytest.TempPathFactory, vllm_base_url: str) -> I
 
         host.mint, host.site_id = mint_for, site_id
         host_server = host.serve()
-        yield WebStack(url, env, server, ids, site_id, secret, host, secrets)
-    finally:
-        if host_server is not None:
+        try:
+            yield WebStack(served.url, served.env, served.server, served.document_ids, site_id, secret, host, secrets)
+        finally:
             host_server.shutdown()
-        server.stop()
 
 
 @pytest.fixture

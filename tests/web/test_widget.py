@@ -7,11 +7,11 @@ import re
 import time
 from typing import Any
 
-import httpx
 import pytest
 from playwright.sync_api import BrowserContext, Locator, Page, expect
 
 from tests.support.browser import axe_violations, screenshot
+from tests.support.stack import vllm_running
 from tests.web.conftest import WebStack
 
 pytestmark = pytest.mark.slow
@@ -171,12 +171,6 @@ def test_a_page_on_an_unregistered_origin_gets_nothing(context: BrowserContext, 
     assert not [e for e in events(page) if e["type"] == "steward:token"]
 
 
-def _vllm_running(stack: WebStack) -> float:
-    base = stack.env["STEWARD_LLM_BASE_URL"].removesuffix("/").removesuffix("/v1")
-    metrics = httpx.get(f"{base}/metrics", timeout=10).text
-    return sum(float(m) for m in re.findall(r"^vllm:num_requests_running\{[^}]*\} ([0-9.]+)$", metrics, re.M))
-
-
 def test_stop_ends_the_answer_and_the_generation(context: BrowserContext, web_stack: WebStack) -> None:
     page = open_widget(context, web_stack)
     ask(page, "Tell me everything about the parking garage, the helpdesk and the bonus scheme, in detail.")
@@ -189,9 +183,9 @@ def test_stop_ends_the_answer_and_the_generation(context: BrowserContext, web_st
     assert answer.locator('[data-part="answer"]').inner_text() == shown  # nothing more arrives
     # The server cancels vLLM's request when the stream is closed.
     deadline = time.monotonic() + 15
-    while _vllm_running(web_stack) > 0 and time.monotonic() < deadline:
+    while vllm_running(web_stack.env) > 0 and time.monotonic() < deadline:
         time.sleep(0.25)
-    assert _vllm_running(web_stack) == 0
+    assert vllm_running(web_stack.env) == 0
     expect(page.locator('[data-part="send"]')).to_be_enabled()
 
 

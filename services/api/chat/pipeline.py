@@ -15,7 +15,7 @@ from services.api.chat.generation import Generator
 from services.api.chat.plan import Answer, ChatPlan
 from services.api.chat.planning import Planner
 from services.api.chat.recording import Recorder
-from services.api.chat.schemas import ChatRequest, ChatResponse, Citation, PassageOut
+from services.api.chat.schemas import ChatRequest, ChatResponse, Citation, PassageOut, UsageOut
 from services.core.access.principals import Caller
 from services.core.answers.citations import CitableDocument, CitationBook, locations
 from services.core.errors import StewardError
@@ -91,5 +91,8 @@ def response(plan: ChatPlan, answer: Answer, citations: list[Citation], message_
         nearest=plan.nearest,
         generated=answer.generated,
         prompt_version=PROMPT_VERSION,
+        usage=UsageOut(prompt_tokens=plan.usage.prompt_tokens, completion_tokens=plan.usage.completion_tokens)
+        if plan.prompt is not None
+        else UsageOut(prompt_tokens=0, completion_tokens=0),
         grounding=answer.grounding,
     )

@@ -68,6 +68,13 @@ class SentenceOut(BaseModel):
 AnswerMode = Literal["generated", "extractive", "refused", "not_found"]
 
 
+class UsageOut(BaseModel):
+    """Model tokens of the answer as vLLM counted them (0 when no model ran; null when it did not say)."""
+
+    prompt_tokens: int | None
+    completion_tokens: int | None
+
+
 class ChatResponse(BaseModel):
     conversation_id: str
     message_id: str | None = Field(
@@ -90,6 +97,7 @@ class ChatResponse(BaseModel):
     )
     generated: bool = Field(description="true when the answer text came from the language model")
     prompt_version: str
+    usage: UsageOut | None = Field(default=None, description="model tokens used for this answer")
     grounding: dict[str, int | bool] | None = Field(
         default=None,
         description="the grounding check of a generated answer: sentences checked, unsupported, removed (held "

@@ -7,7 +7,14 @@ from datetime import datetime
 from fastapi import APIRouter, Request, Response, status
 from pydantic import BaseModel, Field
 
-from services.api.deps import AdminCaller, BootstrapUsableDep, KeyAuthenticatorDep, SessionDep, SessionsDep
+from services.api.deps import (
+    AdminCaller,
+    BootstrapUsableDep,
+    KeyAuthenticatorDep,
+    OidcDep,
+    SessionDep,
+    SessionsDep,
+)
 from services.core import audit
 from services.core.access import console
 from services.core.access.principals import Caller
@@ -41,6 +48,19 @@ def _out(caller: Caller, row: ConsoleSession) -> SessionOut:
     )
 
 
+def set_session_cookie(response: Response, request: Request, token: str) -> None:
+    """The console session's cookie: HttpOnly, SameSite=Strict, Secure over HTTPS (single sign-on sets the same)."""
+    response.set_cookie(
+        console.COOKIE_NAME,
+        token,
+        max_age=int(console.SESSION_LIFETIME.total_seconds()),
+        path="/",
+        httponly=True,
+        samesite="strict",
+        secure=request.url.scheme == "https",
+    )
+
+
 @router.post("", response_model=SessionOut)
 def sign_in(
     body: SignIn, request: Request, response: Response, authenticate: KeyAuthenticatorDep, sessions: SessionsDep
@@ -51,27 +71,23 @@ def sign_in(
         opened = console.open_session(session, caller)
         audit.admin_action(session, caller.id, "console.sign_in", "signed in to the admin console")
         out = _out(caller, opened.row)
-    response.set_cookie(
-        console.COOKIE_NAME,
-        opened.token,
-        max_age=int(console.SESSION_LIFETIME.total_seconds()),
-        path="/",
-        httponly=True,
-        samesite="strict",
-        secure=request.url.scheme == "https",
-    )
+    set_session_cookie(response, request, opened.token)
     return out
 
 
 @router.get("", response_model=SessionOut)
 def current(
-    request: Request, session: SessionDep, principal: AdminCaller, bootstrap_usable: BootstrapUsableDep
+    request: Request,
+    session: SessionDep,
+    principal: AdminCaller,
+    bootstrap_usable: BootstrapUsableDep,
+    oidc: OidcDep,
 ) -> SessionOut:
     """The signed-in console session (its CSRF token again, for a reloaded page); 401 without one."""
     token = request.cookies.get(console.COOKIE_NAME)
     if not token:
         raise NotAuthenticated("no console session: sign in")
-    _, row = console.find_session(session, token, bootstrap_usable=bootstrap_usable)
+    _, row = console.find_session(session, token, bootstrap_usable=bootstrap_usable, sso_usable=oidc is not None)
     return _out(principal, row)
 
 

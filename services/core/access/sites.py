@@ -224,6 +224,14 @@ def _audience(token: str) -> str:
     return audience
 
 
+def names_site(session: Session, token: str) -> bool:
+    """Whether a JWT's audience (unverified) is a registered site: a widget user token, whatever else it claims."""
+    try:
+        return session.get(Site, _audience(token)) is not None
+    except InvalidToken:
+        return False
+
+
 def _user_principal(session: Session, site: Site, subject: str, name: str) -> Principal:
     """The site's user as a principal (their conversations, feedback and quotas hang off it), made on first use."""
     principal_name = f"site:{site.id}:{subject}"

@@ -276,6 +276,23 @@ class ModelInjectionScore(InjectionScore):
         return self.score >= self.threshold
 
 
+def _verdict(
+    score: float, threshold: float, kind: str, heuristic: InjectionScore, *, window: str = "", detail: str = ""
+) -> ModelInjectionScore:
+    """The model's score with the heuristic's reasons and matches, its first reason naming score and threshold."""
+    verdict = "at or above" if score >= threshold else "below"
+    reason = f"model ({kind}): {score:.4f}, {verdict} the threshold {threshold:.4f}{detail}"
+    return ModelInjectionScore(
+        score=score,
+        reasons=[reason, *heuristic.reasons],
+        matches=heuristic.matches,
+        threshold=threshold,
+        heuristic_score=heuristic.score,
+        kind=kind,
+        window=window,
+    )
+
+
 @dataclass(frozen=True)
 class InjectionModel:
     heads: dict[str, Head]
@@ -355,19 +372,7 @@ class InjectionModel:
         threshold = self.thresholds[kind]
         results = []
         for heuristic, p in zip(found, probabilities, strict=True):
-            score = round(float(p), 4)
-            verdict = "at or above" if score >= threshold else "below"
-            reason = f"model ({kind}): {score:.4f}, {verdict} the threshold {threshold:.4f}"
-            results.append(
-                ModelInjectionScore(
-                    score=score,
-                    reasons=[reason, *heuristic.reasons],
-                    matches=heuristic.matches,
-                    threshold=threshold,
-                    heuristic_score=heuristic.score,
-                    kind=kind,
-                )
-            )
+            results.append(_verdict(round(float(p), 4), threshold, kind, heuristic))
         return results
 
     def score_document(
@@ -416,24 +421,9 @@ class InjectionModel:
         for text, windows_ in zip(texts, per_text, strict=True):
             best = max(windows_, key=lambda w: by_window[w])
             score = round(float(1.0 / (1.0 + math.exp(-min(max(by_window[best], -60.0), 60.0)))), 4)
-            heuristic = detect(text)
-            verdict = "at or above" if score >= threshold else "below"
             where = "the whole chunk" if best == text else f"window {_quote(best)}"
-            reason = (
-                f"model ({WINDOWS}): {score:.4f}, {verdict} the threshold {threshold:.4f} "
-                f"(highest of {len(windows_)} windows: {where})"
-            )
-            results.append(
-                ModelInjectionScore(
-                    score=score,
-                    reasons=[reason, *heuristic.reasons],
-                    matches=heuristic.matches,
-                    threshold=threshold,
-                    heuristic_score=heuristic.score,
-                    kind=WINDOWS,
-                    window=best,
-                )
-            )
+            detail = f" (highest of {len(windows_)} windows: {where})"
+            results.append(_verdict(score, threshold, WINDOWS, detect(text), window=best, detail=detail))
         return results
 
 

@@ -13,8 +13,8 @@ from click.testing import CliRunner
 from fastapi.testclient import TestClient
 
 from services.cli import doctor_command
-from services.cli.client import StewardClient
 from services.cli.main import cli
+from services.client import StewardClient
 from services.core.runtime import Runtime
 from services.core.vectorstore import ChunkPoint
 from tests.fixtures.documents import make_markdown
@@ -77,22 +77,6 @@ def corrupt(api: TestClient, runtime: Runtime) -> dict[str, str]:
     return {"wide": wide["id"], "extra": extra["id"], "lost": lost["id"]}
 
 
-class AdminTestClient:
-    """The few httpx.Client methods StewardClient calls, sent through the in-process test client as an admin."""
-
-    def __init__(self, api: TestClient) -> None:
-        self._api = api
-
-    def get(self, url: str, **kwargs: Any) -> Any:
-        return self._api.get(url, headers=auth(ADMIN_KEY), **kwargs)
-
-    def post(self, url: str, **kwargs: Any) -> Any:
-        return self._api.post(url, headers=auth(ADMIN_KEY), **kwargs)
-
-    def close(self) -> None:
-        """The test client belongs to the module's fixture."""
-
-
 @pytest.fixture(scope="module")
 def api(embedded_api: ClientFactory) -> TestClient:
     return embedded_api()
@@ -114,9 +98,7 @@ def test_doctor_finds_every_kind_of_drift_and_repairs_it(api: TestClient, monkey
     assert drift(api)["drift"] == 5  # checking changes nothing
 
     def client(url: str | None, api_key: str | None) -> StewardClient:
-        bound = StewardClient("http://testserver", ADMIN_KEY)
-        bound._http = AdminTestClient(api)  # type: ignore[assignment]  # the CLI's own client, speaking to this app
-        return bound
+        return StewardClient(str(api.base_url), ADMIN_KEY, http_client=api)  # the CLI's own client, to this app
 
     monkeypatch.setattr(doctor_command, "client_for", client)
     checked = CliRunner().invoke(cli, ["doctor"])

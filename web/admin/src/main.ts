@@ -11,7 +11,7 @@ import { mountAccess } from "./screens/access";
 import { mountDocuments } from "./screens/documents";
 import { resetUploads } from "./screens/documents/uploads";
 import { mountOversight } from "./screens/oversight";
-import { renderSignIn } from "./screens/signin";
+import { renderSignIn, ssoErrorFromHash } from "./screens/signin";
 import type { Principal, Session } from "./types";
 
 // Usage brings chart.js: it loads when first opened, so the other screens start without it.
@@ -59,7 +59,7 @@ function unmountScreen(): void {
   current = null;
 }
 
-function showSignIn(notice?: string, error?: unknown): void {
+function showSignIn(notice?: string, error?: unknown, ssoError?: string | null): void {
   unmountScreen();
   resetUploads();
   window.clearTimeout(expiryTimer);
@@ -67,7 +67,7 @@ function showSignIn(notice?: string, error?: unknown): void {
   shell = null;
   // Any dialog left open (a secret, an edit form) goes with the session.
   document.querySelectorAll("dialog").forEach((d) => d.remove());
-  renderSignIn(app, { notice, error, onSignedIn: startSession });
+  renderSignIn(app, { notice, error, ssoError, onSignedIn: startSession });
 }
 
 function sessionEnded(): void {
@@ -198,7 +198,10 @@ async function boot(): Promise<void> {
     const session = await request<Session>("GET", "/v1/admin/session", { endSessionOn401: false });
     startSession(session);
   } catch (err) {
-    showSignIn(undefined, err instanceof ApiError && err.status === 401 ? undefined : err);
+    // Single sign-on sends people back to #/signin?error=CODE when it did not sign them in.
+    const ssoError = ssoErrorFromHash(location.hash);
+    if (ssoError) history.replaceState(null, "", location.pathname);
+    showSignIn(undefined, err instanceof ApiError && err.status === 401 ? undefined : err, ssoError);
   }
 }
 

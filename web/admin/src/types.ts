@@ -26,6 +26,12 @@ export interface Session {
   expires_at: string;
 }
 
+/** GET /v1/admin/sso: whether the console offers single sign-on through an OpenID provider. */
+export interface SsoStatus {
+  enabled: boolean;
+  provider: string | null;
+}
+
 export interface Page {
   total: number;
   limit?: number;

@@ -1,0 +1,1 @@
+"""Steward inside other frameworks, over its HTTP API only (through services.client): no server code."""
