@@ -41,6 +41,7 @@ def sign_in(context: BrowserContext, stack: WebStack) -> Page:
 
 def goto(page: Page, stack: WebStack, route: str) -> None:
     page.goto(f"{stack.url}/admin/{route}")
+    page.wait_for_function("(route) => location.hash === route", arg=route)
     expect(page.locator("body")).to_have_attribute("data-ready", "true")
     expect(page.locator("main")).not_to_have_attribute("data-loading", re.compile(".*"))
 
@@ -63,7 +64,8 @@ def test_sign_in_keeps_no_key_in_the_browser_and_every_screen_passes_axe(
     assert axe_violations(page) == []
     page.get_by_test_id("signin-key").fill("stw_wrong_key")
     page.get_by_test_id("signin-submit").click()
-    expect(page.get_by_role("alert").first).to_contain_text(re.compile("invalid|revoked|expired", re.I))
+    refusal = page.get_by_role("alert").filter(has_text=re.compile("invalid|revoked|expired", re.I))
+    expect(refusal).to_be_visible()
     page.get_by_test_id("signin-key").fill(ADMIN_KEY)
     page.get_by_test_id("signin-submit").click()
     expect(page.locator("body")).to_have_attribute("data-ready", "true")
@@ -86,6 +88,7 @@ def test_sign_in_keeps_no_key_in_the_browser_and_every_screen_passes_axe(
 def test_three_dropped_files_upload_and_reach_ready(context: BrowserContext, web_stack: WebStack) -> None:
     page = sign_in(context, web_stack)
     goto(page, web_stack, "#/documents")
+    expect(page.get_by_test_id("dropzone")).to_be_visible()
     files = [
         (f"dropped-{n}.md", make_markdown(f"Dropped note {n}", [("Body", f"Dropped fact number {n} is {n * 7}.")]))
         for n in range(3)

@@ -34,9 +34,13 @@ export function groupsSection(ctx: ScreenContext): HTMLElement {
     ],
   });
 
+  // Only the latest load may draw: a slow earlier answer must not overwrite a newer one (after a change).
+  let seq = 0;
   async function load(): Promise<void> {
+    const mine = ++seq;
     try {
       const data = await ctx.track(api.get<GroupList>("/v1/admin/groups", undefined, ctx.signal));
+      if (mine !== seq) return;
       error.clear();
       table.setRows(data.groups);
     } catch (err) {

@@ -58,11 +58,15 @@ export function keysSection(ctx: ScreenContext): HTMLElement {
     void load();
   });
 
+  // Only the latest load may draw: a slow earlier answer must not overwrite a newer one (after a change).
+  let seq = 0;
   async function load(): Promise<void> {
+    const mine = ++seq;
     try {
       const data = await ctx.track(
         api.get<KeyList>("/v1/admin/keys", { include_revoked: showRevoked.checked, limit: PAGE_SIZE, offset }, ctx.signal),
       );
+      if (mine !== seq) return;
       if (!data.keys.length && offset > 0 && data.total > 0) {
         offset = Math.floor((data.total - 1) / PAGE_SIZE) * PAGE_SIZE;
         return load();

@@ -59,9 +59,13 @@ export function sitesSection(ctx: ScreenContext): HTMLElement {
     ],
   });
 
+  // Only the latest load may draw: a slow earlier answer must not overwrite a newer one (after a change).
+  let seq = 0;
   async function load(): Promise<void> {
+    const mine = ++seq;
     try {
       const data = await ctx.track(api.get<SiteList>("/v1/admin/sites", undefined, ctx.signal));
+      if (mine !== seq) return;
       error.clear();
       table.setRows(data.sites);
     } catch (err) {
