@@ -12,6 +12,7 @@ from playwright.sync_api import BrowserContext, Locator, Page, expect
 
 from tests.support.browser import axe_violations, screenshot
 from tests.support.stack import vllm_running
+from tests.support.tokens import early_in_a_minute
 from tests.web.conftest import WebStack
 
 pytestmark = pytest.mark.slow
@@ -194,6 +195,7 @@ def test_a_spent_site_budget_says_how_long_to_wait_and_offers_a_retry(
 ) -> None:
     site = web_stack.add_site("tiny-budget", requests_per_minute=1)
     page = open_widget(context, web_stack, url=web_stack.host.page_url(site))
+    early_in_a_minute()  # both questions in one minute's window
     ask(page, "What is the extension of the IT helpdesk?")
     finished(page)
     ask(page, "What time does the parking garage open?")
