@@ -2,11 +2,15 @@
 
 Claiming is a compare-and-set on the document row, so two workers handed the same document (a redelivered
 message, a swept duplicate) never both write its vectors: the second finds the lease taken and leaves.
-A worker renews the lease as it makes progress; a lease left to expire means its worker died.
+A worker renews the lease as it makes progress, and the process's lease keeper renews every lease it holds a few
+times per lease period, so a lease runs out only when its worker died (or its task stopped making progress for
+`stall_s`), never merely because one step ran long on a busy machine: under load, progress-only renewal let a
+live worker's leases lapse, its own sweeper hand the documents to its other threads, and nothing finish.
 """
 
 from __future__ import annotations
 
+import threading
 import time
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -45,6 +49,7 @@ class Claim:
     created_at: datetime | None = None
     classification: str = "internal"
     renewed_at: float = field(default_factory=time.monotonic)
+    progressed_at: float = field(default_factory=time.monotonic)
 
 
 class NotClaimed(Exception):
@@ -58,9 +63,18 @@ class NotClaimed(Exception):
 class Leases:
     """Claims and renews documents for workers; a lease not renewed for `lease_s` is free to take over."""
 
-    def __init__(self, *, sessions: sessionmaker[Session], lease_s: float) -> None:
+    def __init__(self, *, sessions: sessionmaker[Session], lease_s: float, stall_s: float | None = None) -> None:
         self._sessions = sessions
         self._lease_s = lease_s
+        # A task silent this long is presumed stuck: the keeper lets its lease lapse, as if its worker had died.
+        self._stall_s = stall_s if stall_s is not None else max(10 * lease_s, 300.0)
+        self._held: dict[tuple[str, str], Claim] = {}
+        self._held_lock = threading.Lock()
+
+    @property
+    def keep_interval_s(self) -> float:
+        """How often `keep` should run: three chances to renew before a lease could lapse."""
+        return self._lease_s / 3
 
     def _until(self) -> datetime:
         return utcnow() + timedelta(seconds=self._lease_s)
@@ -101,7 +115,7 @@ class Leases:
             session.refresh(document)
             job = current_job(session, document_id, document.version)
             job.status, job.attempts, job.started_at, job.error = "running", job.attempts + 1, now, None
-            return Claim(
+            claim = Claim(
                 document_id=document_id,
                 owner=owner,
                 version=document.version,
@@ -115,15 +129,47 @@ class Leases:
                 created_at=document.created_at,
                 classification=document.classification,
             )
+        with self._held_lock:
+            self._held[(claim.document_id, claim.owner)] = claim
+        return claim
+
+    def forget(self, claim: Claim) -> None:
+        """The task is done with the document (finished, failed, lost it): the keeper stops renewing it."""
+        with self._held_lock:
+            self._held.pop((claim.document_id, claim.owner), None)
+
+    def keep(self) -> int:
+        """Extend the lease of every claim this process holds whose task made progress within `stall_s`;
+        returns how many were extended. A claim found lost is forgotten (its task learns at its next renewal)."""
+        now = time.monotonic()
+        with self._held_lock:
+            claims = [c for c in self._held.values() if now - c.progressed_at < self._stall_s]
+        kept = 0
+        for claim in claims:
+            with session_scope(self._sessions) as session:
+                held = rows_affected(
+                    session.execute(
+                        update(Document)
+                        .where(Document.id == claim.document_id, Document.lease_owner == claim.owner)
+                        .values(lease_expires_at=self._until())
+                        .execution_options(synchronize_session=False)
+                    )
+                )
+            if held:
+                kept += 1
+            else:
+                self.forget(claim)
+        return kept
 
     def renew(self, claim: Claim, stage: str, progress: int, force: bool = False) -> None:
         """Extend the lease and publish progress; raises LeaseLost when the document is no longer ours.
 
         Without `force`, a renewal within RENEW_EVERY_S of the last is skipped; force it before any step that
         must not run on a lost lease (deleting vectors)."""
-        if not force and time.monotonic() - claim.renewed_at < RENEW_EVERY_S:
+        claim.progressed_at = time.monotonic()
+        if not force and claim.progressed_at - claim.renewed_at < RENEW_EVERY_S:
             return
-        claim.renewed_at = time.monotonic()
+        claim.renewed_at = claim.progressed_at
         with session_scope(self._sessions) as session:
             held = rows_affected(
                 session.execute(

@@ -106,6 +106,8 @@ class Ingestor:
                 return Outcome("deleted")
             log.warning("lost the lease on document %s to another worker; leaving it to them", document_id)
             return Outcome("lost")
+        finally:
+            self._leases.forget(claim)
 
     def _deleted(self, document_id: str) -> bool:
         with session_scope(self._sessions) as session:
@@ -117,7 +119,10 @@ class Ingestor:
             claim = self._leases.claim(document_id, owner)
         except NotClaimed:
             return
-        self._mark_failed(claim, reason)
+        try:
+            self._mark_failed(claim, reason)
+        finally:
+            self._leases.forget(claim)
 
     def _ingest(self, claim: Claim) -> Outcome:
         config = self._config

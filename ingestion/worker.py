@@ -17,21 +17,21 @@ from ingestion.parsers import ParseLimits
 from ingestion.pipeline import IngestConfig, Ingestor
 from ingestion.preparation import Preparer
 from ingestion.tasks import register_tasks
-from services.core.jobs.outbox import OutboxSweeper
+from services.core.jobs.periodic import Periodic
 from services.core.jobs.queue import INGEST_DOCUMENT, INGEST_QUEUE
-from services.core.jobs.reconcile import ReconcileLoop, Reconciler
+from services.core.jobs.reconcile import Reconciler
 from services.core.runtime import Runtime
 from services.core.settings import Settings
-from services.core.vectorstore.maintenance import IndexOptimizer
+from services.core.vectorstore.maintenance import optimize_index
 
 log = logging.getLogger(__name__)
 
 
-def build_ingestor(runtime: Runtime, preparer: Preparer) -> Ingestor:
+def build_ingestor(runtime: Runtime, preparer: Preparer, leases: Leases | None = None) -> Ingestor:
     settings = runtime.settings
     return Ingestor(
         sessions=runtime.sessions,
-        leases=Leases(sessions=runtime.sessions, lease_s=settings.ingest_lease_s),
+        leases=leases or Leases(sessions=runtime.sessions, lease_s=settings.ingest_lease_s),
         blobs=runtime.blobs,
         vector_store=runtime.vector_store,
         batcher=runtime.embedding_batcher,
@@ -64,8 +64,8 @@ def _worker_options(settings: Settings) -> dict[str, object]:
 
 
 class WorkerParts:
-    """What a worker runs beside Celery's consumer: the parsing helper, the outbox sweeper, the index optimizer,
-    the reconciler.
+    """What a worker runs beside Celery's consumer: the parsing helper, the lease keeper, the outbox sweeper, the
+    index optimizer, the reconciler.
 
     The first worker on a Celery app binds the ingestion tasks to its ingestor; a second worker on the same app
     (more consumers in one process) shares those tasks and so needs no parsing helper of its own."""
@@ -73,17 +73,23 @@ class WorkerParts:
     def __init__(self, runtime: Runtime) -> None:
         settings = runtime.settings
         self._embedding_model = settings.embedding_model
-        self._sweeper = OutboxSweeper(runtime.outbox, settings.ingest_sweep_interval_s)
-        self._optimizer = IndexOptimizer(runtime.vector_store, settings.index_optimize_interval_s)
-        reconciler = Reconciler(sessions=runtime.sessions, vector_store=runtime.vector_store, outbox=runtime.outbox)
-        self._reconciler = ReconcileLoop(reconciler, settings.reconcile_interval_s)
+        store = runtime.vector_store
+        reconciler = Reconciler(sessions=runtime.sessions, vector_store=store, outbox=runtime.outbox)
+        self._loops = [
+            Periodic("outbox-sweeper", settings.ingest_sweep_interval_s, runtime.outbox.sweep),
+            Periodic("index-optimizer", settings.index_optimize_interval_s, lambda: optimize_index(store), join_s=60),
+            Periodic("reconciler", settings.reconcile_interval_s, lambda: reconciler.run(repair=True)),
+        ]
         self._preparer: Preparer | None = None
         self._warm = False
         if INGEST_DOCUMENT not in runtime.celery.tasks:
             self._preparer = Preparer(settings.ingest_parse_processes, settings.ingest_parse_memory_mb)
+            leases = Leases(sessions=runtime.sessions, lease_s=settings.ingest_lease_s)
+            # Only the worker that owns the ingestor holds leases; a second one on the same app shares them.
+            self._loops.insert(0, Periodic("lease-keeper", leases.keep_interval_s, leases.keep))
             register_tasks(
                 runtime.celery,
-                ingestor=build_ingestor(runtime, self._preparer),
+                ingestor=build_ingestor(runtime, self._preparer, leases),
                 sessions=runtime.sessions,
                 max_retries=settings.ingest_max_retries,
                 backoff_max_s=settings.ingest_retry_backoff_max_s,
@@ -97,14 +103,12 @@ class WorkerParts:
 
     def start(self) -> None:
         self.warm()
-        self._sweeper.start()
-        self._optimizer.start()
-        self._reconciler.start()
+        for loop in self._loops:
+            loop.start()
 
     def stop(self) -> None:
-        self._sweeper.stop()
-        self._optimizer.stop()
-        self._reconciler.stop()
+        for loop in self._loops:
+            loop.stop()
         if self._preparer is not None:
             self._preparer.close()
 

@@ -164,6 +164,44 @@ def test_a_leased_document_is_left_to_its_owner_and_taken_over_when_the_lease_ex
     assert stored(runtime, document["id"]) == chunk_rows(runtime, document["id"])
 
 
+def lease_expiry(runtime: Runtime, document_id: str) -> datetime:
+    with session_scope(runtime.sessions) as session:
+        expires = session.scalar(select(Document.lease_expires_at).where(Document.id == document_id))
+    assert expires is not None
+    return expires.replace(tzinfo=UTC) if expires.tzinfo is None else expires
+
+
+def test_the_lease_keeper_holds_a_live_task_s_lease_and_lets_a_stalled_or_finished_one_lapse(
+    api: TestClient, runtime: Runtime
+) -> None:
+    """A slow step on a busy machine must not cost a live worker its document; a stuck or finished task must."""
+    document = wait_settled(api, ADMIN_KEY, put(api, "handbook/keeper.md", policy(SECTIONS)).json()["id"])
+    with session_scope(runtime.sessions) as session:  # as if a new version were waiting
+        session.execute(update(Document).where(Document.id == document["id"]).values(version=2, status="queued"))
+    leases = lease.Leases(sessions=runtime.sessions, lease_s=60, stall_s=30)
+    held = leases.claim(document["id"], "slow-but-alive")
+    with session_scope(runtime.sessions) as session:  # the lease nearly ran out during one long step
+        soon = datetime.now(UTC) + timedelta(seconds=1)
+        session.execute(update(Document).where(Document.id == document["id"]).values(lease_expires_at=soon))
+    assert leases.keep() == 1
+    assert lease_expiry(runtime, document["id"]) > datetime.now(UTC) + timedelta(seconds=50)
+
+    held.progressed_at -= 31  # no progress for longer than stall_s: presumed stuck, no longer kept
+    with session_scope(runtime.sessions) as session:
+        session.execute(update(Document).where(Document.id == document["id"]).values(lease_expires_at=soon))
+    assert leases.keep() == 0
+    assert lease_expiry(runtime, document["id"]) <= soon
+
+    leases.renew(held, "embedding", 50, force=True)  # progress again: kept again
+    assert leases.keep() == 1
+    leases.forget(held)  # the task ended: nothing to keep
+    assert leases.keep() == 0
+    with session_scope(runtime.sessions) as session:  # give the document back, so it can finish
+        session.execute(
+            update(Document).where(Document.id == document["id"]).values(lease_owner=None, lease_expires_at=None)
+        )
+
+
 def test_two_workers_given_the_same_document_store_each_point_once(
     api: TestClient, runtime: Runtime, ingestor: Ingestor
 ) -> None:

@@ -118,12 +118,6 @@ def document_state(client: TestClient, document_id: str) -> dict:  # type: ignor
     return client.get(f"/v1/documents/{document_id}", headers={"Authorization": f"Bearer {ADMIN_KEY}"}).json()
 
 
-@pytest.mark.xfail(
-    strict=False,
-    reason="intermittent: in 2 of the last 4 full CI runs (2026-12-05) a restarted worker received no task within "
-    "180 s, the suite having grown by a browser, SSO and LangChain suite; it passes alone; the cause (the killed "
-    "worker's unacknowledged Redis delivery vs. the outbox recovery interval) is the next thing to fix",
-)
 def test_worker_killed_five_times_mid_document_ends_exact_and_duplicate_free(
     deployment: tuple[TestClient, dict[str, str]], tmp_path: Path, postgres_url: str
 ) -> None:

@@ -9,7 +9,6 @@ duplicate message costs one database read.
 from __future__ import annotations
 
 import logging
-import threading
 from datetime import datetime, timedelta
 
 from celery import Celery
@@ -91,27 +90,3 @@ class Outbox:
                     )
                 )
             )
-
-
-class OutboxSweeper:
-    """Runs `Outbox.sweep` every `interval_s` on a daemon thread of a worker process."""
-
-    def __init__(self, outbox: Outbox, interval_s: float) -> None:
-        self._outbox = outbox
-        self._interval_s = interval_s
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="steward-outbox-sweeper", daemon=True)
-
-    def start(self) -> None:
-        self._thread.start()
-
-    def stop(self) -> None:
-        self._stop.set()
-        self._thread.join(timeout=10)
-
-    def _run(self) -> None:
-        while not self._stop.wait(self._interval_s):
-            try:
-                self._outbox.sweep()
-            except Exception:  # a database hiccup must not kill the sweeper; it tries again next round
-                log.exception("outbox sweep failed")

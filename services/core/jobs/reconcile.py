@@ -12,7 +12,6 @@ so an access change half-way (narrowed, not yet committed) or a version going li
 from __future__ import annotations
 
 import logging
-import threading
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -184,27 +183,3 @@ class Reconciler:
         if self._outbox is not None:
             self._outbox.publish(job_id, row.id)
         log.warning("document %s has chunks missing from the index; queued again", row.id)
-
-
-class ReconcileLoop:
-    """Runs the reconciler with repair every `interval_s` on a daemon thread of a worker process."""
-
-    def __init__(self, reconciler: Reconciler, interval_s: float) -> None:
-        self._reconciler = reconciler
-        self._interval_s = interval_s
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="steward-reconciler", daemon=True)
-
-    def start(self) -> None:
-        self._thread.start()
-
-    def stop(self) -> None:
-        self._stop.set()
-        self._thread.join(timeout=30)
-
-    def _run(self) -> None:
-        while not self._stop.wait(self._interval_s):
-            try:
-                self._reconciler.run(repair=True)
-            except Exception:  # a database or index hiccup must not kill the loop; it tries again next round
-                log.exception("reconciliation failed")

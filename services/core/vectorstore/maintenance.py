@@ -8,35 +8,13 @@ bench/retrieval.py: after optimizing, dense search at 100k chunks took 21 ms (p5
 from __future__ import annotations
 
 import logging
-import threading
 
 from services.core.vectorstore.port import VectorStore
 
 log = logging.getLogger(__name__)
 
 
-class IndexOptimizer:
-    """Calls `store.optimize()` every `interval_s` on a daemon thread; a pass with nothing to do is cheap."""
-
-    def __init__(self, store: VectorStore, interval_s: float) -> None:
-        self._store = store
-        self._interval_s = interval_s
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="steward-index-optimizer", daemon=True)
-
-    def start(self) -> None:
-        self._thread.start()
-
-    def stop(self) -> None:
-        self._stop.set()
-        self._thread.join(timeout=60)
-
-    def _run(self) -> None:
-        while not self._stop.wait(self._interval_s):
-            try:
-                if self._store.optimize():
-                    log.info("vector index optimized")
-            except Exception:  # a closed store at shutdown, or an engine hiccup: try again next round
-                if self._stop.is_set():
-                    return
-                log.exception("vector index optimization failed")
+def optimize_index(store: VectorStore) -> None:
+    """One optimizer pass (run every `index_optimize_interval_s` by a worker); a pass with nothing to do is cheap."""
+    if store.optimize():
+        log.info("vector index optimized")
