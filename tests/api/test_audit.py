@@ -23,6 +23,7 @@ from services.core import audit
 from services.core.audit.chain import VerifyResult, purge, verify
 from services.core.audit.erasure import erase_principal
 from services.core.audit.export import export
+from services.core.audit.writer import AuditWriter
 from services.core.db import migrate
 from services.core.db.models import AuditEvent, Conversation, Message, Principal
 from services.core.db.session import make_engine, make_session_factory, session_scope
@@ -104,6 +105,50 @@ def test_chain_is_intact_after_many_events_from_several_threads(sessions: sessio
     assert result.ok, result.summary()
     assert result.rows == 151 and result.head_id == 151
     assert result.summary().startswith("chain intact: 151 rows")
+
+
+def test_a_group_commit_of_several_threads_events_chains_each_once_in_order(
+    sessions: sessionmaker[Session],
+) -> None:
+    """The audit writer appends many requests' events in one transaction: each is its own link, in order."""
+    write(sessions, 2)
+    writer = AuditWriter(sessions)
+    try:
+        threads = [
+            threading.Thread(
+                target=writer.append,
+                args=(
+                    [
+                        {
+                            "action": "test.batch",
+                            "decision": "info",
+                            "principal_id": f"t{i}",
+                            "reason": f"{i} {k}",
+                            "details": {"k": k},
+                        }
+                        for k in range(3)
+                    ],
+                ),
+            )
+            for i in range(8)
+        ]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+    finally:
+        writer.close()
+    with session_scope(sessions) as session:
+        rows = session.execute(
+            select(AuditEvent.id, AuditEvent.principal_id, AuditEvent.reason).order_by(AuditEvent.id)
+        ).all()
+    assert [row.id for row in rows] == list(range(1, 27))
+    for i in range(8):  # one request's events stay together and in its order
+        mine = [row for row in rows if row.principal_id == f"t{i}"]
+        assert [row.reason for row in mine] == [f"{i} {k}" for k in range(3)]
+        assert mine[-1].id - mine[0].id == 2
+    result = check(sessions)
+    assert result.ok and result.rows == 26, result.summary()
 
 
 def test_several_processes_share_one_chain(sessions: sessionmaker[Session], database_url: str) -> None:

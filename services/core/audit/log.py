@@ -71,45 +71,67 @@ def record(
 ) -> int:
     """Append one event to the chain in `session`'s transaction (it commits or rolls back with the caller's
     work); returns its id. The head stays locked until that transaction ends, so commit soon after."""
+    event = {
+        "action": action,
+        "decision": decision,
+        "principal_id": principal_id,
+        "reason": reason,
+        "rule_id": rule_id,
+        "details": details,
+    }
+    return record_many(session, [event])[0]
+
+
+def record_many(session: Session, events: Sequence[dict[str, Any]]) -> list[int]:
+    """Append `events` (keyword arguments of `record`), in order, under one lock of the head: one insert of all
+    the rows and one head update, however many there are (the audit writer's group commit); returns their ids."""
+    if not events:
+        return []
     head = lock_head(session)
-    event_id = head.last_id + 1
-    created_at = utcnow()
-    stored = as_stored_json(details)
-    salt = secrets.token_hex(16)
-    digest = payload_digest(salt, reason, stored)
-    hashed = row_hash(
-        id=event_id,
-        created_at=created_at,
-        principal_id=principal_id,
-        action=action,
-        rule_id=rule_id,
-        decision=decision,
-        payload_digest=digest,
-        prev_hash=head.last_hash,
-    )
-    session.execute(
-        insert(AuditEvent).values(
+    rows: list[dict[str, Any]] = []
+    prev_hash = head.last_hash
+    for offset, event in enumerate(events, start=1):
+        event_id = head.last_id + offset
+        created_at = utcnow()
+        reason = event.get("reason", "")
+        stored = as_stored_json(event.get("details"))
+        salt = secrets.token_hex(16)
+        digest = payload_digest(salt, reason, stored)
+        hashed = row_hash(
             id=event_id,
             created_at=created_at,
-            principal_id=principal_id,
-            action=action,
-            rule_id=rule_id,
-            decision=decision,
-            reason=reason,
-            details=stored,
-            payload_salt=salt,
+            principal_id=event["principal_id"],
+            action=event["action"],
+            rule_id=event.get("rule_id"),
+            decision=event["decision"],
             payload_digest=digest,
-            prev_hash=head.last_hash,
-            row_hash=hashed,
+            prev_hash=prev_hash,
         )
-    )
+        rows.append(
+            {
+                "id": event_id,
+                "created_at": created_at,
+                "principal_id": event["principal_id"],
+                "action": event["action"],
+                "rule_id": event.get("rule_id"),
+                "decision": event["decision"],
+                "reason": reason,
+                "details": stored,
+                "payload_salt": salt,
+                "payload_digest": digest,
+                "prev_hash": prev_hash,
+                "row_hash": hashed,
+            }
+        )
+        prev_hash = hashed
+    session.execute(insert(AuditEvent.__table__), rows)  # Core executemany: no ORM bookkeeping per row
     session.execute(
         update(AuditChainHead)
         .where(AuditChainHead.id == HEAD_ID)
-        .values(last_id=event_id, last_hash=hashed)
+        .values(last_id=rows[-1]["id"], last_hash=prev_hash)
         .execution_options(synchronize_session=False)
     )
-    return event_id
+    return [row["id"] for row in rows]
 
 
 def admin_action(
