@@ -8,9 +8,9 @@ import hashlib
 import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import Table, insert, select, update
 from sqlalchemy.orm import Session
 
 from services.core.audit.hashing import as_stored_json, payload_digest, row_hash
@@ -124,7 +124,7 @@ def record_many(session: Session, events: Sequence[dict[str, Any]]) -> list[int]
             }
         )
         prev_hash = hashed
-    session.execute(insert(AuditEvent.__table__), rows)  # Core executemany: no ORM bookkeeping per row
+    session.execute(insert(cast(Table, AuditEvent.__table__)), rows)  # Core executemany: no ORM work per row
     session.execute(
         update(AuditChainHead)
         .where(AuditChainHead.id == HEAD_ID)
