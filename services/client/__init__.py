@@ -8,6 +8,7 @@ It speaks HTTP only (httpx and pydantic, no server code), so an app gets exactly
 """
 
 from services.client.async_client import AsyncStewardClient
+from services.client.calls import ChatOptions
 from services.client.errors import (
     AuthenticationError,
     ConflictError,
@@ -49,6 +50,7 @@ __all__ = [
     "AuthenticationError",
     "ChatAnswer",
     "ChatEvent",
+    "ChatOptions",
     "Citation",
     "ConflictError",
     "Document",

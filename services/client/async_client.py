@@ -8,16 +8,16 @@ from collections.abc import AsyncIterator, Sequence
 from types import TracebackType
 
 import httpx
+from typing_extensions import Unpack
 
 from services.client import calls
-from services.client.calls import Call, Endpoint, FileInput, Filters, History
+from services.client.calls import Call, ChatOptions, Endpoint, FileInput, Filters, History
 from services.client.models import (
     ChatAnswer,
     ChatEvent,
     Document,
     DocumentList,
     Feedback,
-    Priority,
     Rating,
     RetrievalMode,
     RewriteChoice,
@@ -140,54 +140,12 @@ class AsyncStewardClient:
         call = calls.search(query, top_k=top_k, mode=mode, filters=filters, history=history, rewrite=rewrite)
         return calls.read(await self._send(call), SearchResult)
 
-    async def chat(
-        self,
-        question: str,
-        *,
-        conversation_id: str | None = None,
-        history: History | None = None,
-        top_k: int | None = None,
-        mode: RetrievalMode | None = None,
-        filters: Filters | None = None,
-        rewrite: RewriteChoice | None = None,
-        priority: Priority | None = None,
-    ) -> ChatAnswer:
-        call = calls.chat(
-            question,
-            stream=False,
-            conversation_id=conversation_id,
-            history=history,
-            top_k=top_k,
-            mode=mode,
-            filters=filters,
-            rewrite=rewrite,
-            priority=priority,
-        )
+    async def chat(self, question: str, **options: Unpack[ChatOptions]) -> ChatAnswer:
+        call = calls.chat(question, stream=False, **options)
         return calls.read(await self._send(call), ChatAnswer)
 
-    async def chat_stream(
-        self,
-        question: str,
-        *,
-        conversation_id: str | None = None,
-        history: History | None = None,
-        top_k: int | None = None,
-        mode: RetrievalMode | None = None,
-        filters: Filters | None = None,
-        rewrite: RewriteChoice | None = None,
-        priority: Priority | None = None,
-    ) -> AsyncIterator[ChatEvent]:
-        call = calls.chat(
-            question,
-            stream=True,
-            conversation_id=conversation_id,
-            history=history,
-            top_k=top_k,
-            mode=mode,
-            filters=filters,
-            rewrite=rewrite,
-            priority=priority,
-        )
+    async def chat_stream(self, question: str, **options: Unpack[ChatOptions]) -> AsyncIterator[ChatEvent]:
+        call = calls.chat(question, stream=True, **options)
         request = self._http.build_request(
             call.method, self._endpoint.url(call.path), headers=self._endpoint.headers(), **call.request_kwargs()
         )

@@ -7,13 +7,14 @@ import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, TypedDict, TypeVar
 
 import httpx
 from pydantic import BaseModel
+from typing_extensions import Unpack
 
 from services.client.errors import error_from_response
-from services.client.models import HistoryTurn, SearchFilters, UploadedDocument
+from services.client.models import HistoryTurn, Priority, RetrievalMode, RewriteChoice, SearchFilters, UploadedDocument
 
 Model = TypeVar("Model", bound=BaseModel)
 
@@ -131,23 +132,38 @@ def search(
     return Call("POST", "/v1/search", json=body)
 
 
-def chat(
-    question: str,
-    *,
-    stream: bool,
-    conversation_id: str | None,
-    history: History | None,
-    top_k: int | None,
-    mode: str | None,
-    filters: Filters | None,
-    rewrite: str | None,
-    priority: str | None,
-) -> Call:
+class ChatOptions(TypedDict, total=False):
+    """How a chat question is asked, beyond the question itself (`chat` and `chat_stream` of both clients).
+
+    conversation_id: continue that conversation (the server keeps its history); history: earlier turns, for a
+    stateless caller; top_k, mode, filters: how sources are retrieved; rewrite: how a follow-up is made standalone;
+    priority: `interactive` or `batch`, honoured for keys allowed to claim it."""
+
+    conversation_id: str | None
+    history: History | None
+    top_k: int | None
+    mode: RetrievalMode | None
+    filters: Filters | None
+    rewrite: RewriteChoice | None
+    priority: Priority | None
+
+
+def chat(question: str, *, stream: bool, **options: Unpack[ChatOptions]) -> Call:
+    unknown = sorted(set(options) - set(ChatOptions.__annotations__))
+    if unknown:  # a typo must fail as it would against a plain signature, not be dropped without a word
+        raise TypeError(f"chat() got unexpected keyword argument(s): {', '.join(unknown)}")
+    retrieval = _retrieval(
+        top_k=options.get("top_k"),
+        mode=options.get("mode"),
+        filters=options.get("filters"),
+        history=options.get("history"),
+        rewrite=options.get("rewrite"),
+    )
     body = {
         "question": question,
         "stream": stream,
-        **given(conversation_id=conversation_id, priority=priority),
-        **_retrieval(top_k=top_k, mode=mode, filters=filters, history=history, rewrite=rewrite),
+        **given(conversation_id=options.get("conversation_id"), priority=options.get("priority")),
+        **retrieval,
     }
     return Call("POST", "/v1/chat", json=body)
 

@@ -7,9 +7,10 @@ from collections.abc import Iterator, Sequence
 from types import TracebackType
 
 import httpx
+from typing_extensions import Unpack
 
 from services.client import calls
-from services.client.calls import Call, Endpoint, FileInput, Filters, History
+from services.client.calls import Call, ChatOptions, Endpoint, FileInput, Filters, History
 from services.client.models import (
     ChatAnswer,
     ChatEvent,
@@ -19,7 +20,6 @@ from services.client.models import (
     IndexDrift,
     Job,
     JobList,
-    Priority,
     Rating,
     RetrievalMode,
     RewriteChoice,
@@ -155,58 +155,16 @@ class StewardClient:
         call = calls.search(query, top_k=top_k, mode=mode, filters=filters, history=history, rewrite=rewrite)
         return calls.read(self._send(call), SearchResult)
 
-    def chat(
-        self,
-        question: str,
-        *,
-        conversation_id: str | None = None,
-        history: History | None = None,
-        top_k: int | None = None,
-        mode: RetrievalMode | None = None,
-        filters: Filters | None = None,
-        rewrite: RewriteChoice | None = None,
-        priority: Priority | None = None,
-    ) -> ChatAnswer:
+    def chat(self, question: str, **options: Unpack[ChatOptions]) -> ChatAnswer:
         """An answer from the documents the key may read, with numbered citations and sentence verdicts."""
-        call = calls.chat(
-            question,
-            stream=False,
-            conversation_id=conversation_id,
-            history=history,
-            top_k=top_k,
-            mode=mode,
-            filters=filters,
-            rewrite=rewrite,
-            priority=priority,
-        )
+        call = calls.chat(question, stream=False, **options)
         return calls.read(self._send(call), ChatAnswer)
 
-    def chat_stream(
-        self,
-        question: str,
-        *,
-        conversation_id: str | None = None,
-        history: History | None = None,
-        top_k: int | None = None,
-        mode: RetrievalMode | None = None,
-        filters: Filters | None = None,
-        rewrite: RewriteChoice | None = None,
-        priority: Priority | None = None,
-    ) -> Iterator[ChatEvent]:
+    def chat_stream(self, question: str, **options: Unpack[ChatOptions]) -> Iterator[ChatEvent]:
         """The answer as it is written: a MetaEvent, TokenEvents, SentenceEvents, then a DoneEvent (the whole
         answer, as chat() returns it). An error event is raised as its typed error; nothing follows it.
         Stopping the iteration early closes the connection, and the server stops generating."""
-        call = calls.chat(
-            question,
-            stream=True,
-            conversation_id=conversation_id,
-            history=history,
-            top_k=top_k,
-            mode=mode,
-            filters=filters,
-            rewrite=rewrite,
-            priority=priority,
-        )
+        call = calls.chat(question, stream=True, **options)
         request = self._http.build_request(
             call.method, self._endpoint.url(call.path), headers=self._endpoint.headers(), **call.request_kwargs()
         )

@@ -3,6 +3,7 @@ server's unknown events and fields, Retry-After as a date, and error bodies that
 
 from __future__ import annotations
 
+import json
 import time
 from email.utils import formatdate
 
@@ -70,3 +71,29 @@ def test_retry_after_is_read_as_seconds_or_as_a_date() -> None:
     in_a_minute = parse_retry_after(formatdate(time.time() + 60, usegmt=True))
     assert in_a_minute is not None and 55 < in_a_minute <= 60
     assert parse_retry_after("soon") is None and parse_retry_after(None) is None
+
+
+def test_chat_options_reach_the_wire_and_a_misspelt_one_is_refused_before_sending() -> None:
+    sent: list[httpx.Request] = []
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        sent.append(request)
+        return httpx.Response(200, text=DONE)
+
+    client = StewardClient(
+        "http://steward.test", "stw_key", http_client=httpx.Client(transport=httpx.MockTransport(answer))
+    )
+    client.chat("hello?", conversation_id="c1", top_k=3, filters={"tags": ["hr"]}, priority="batch")
+    assert json.loads(sent[0].content) == {
+        "question": "hello?",
+        "stream": False,
+        "conversation_id": "c1",
+        "priority": "batch",
+        "top_k": 3,
+        "filters": {"tags": ["hr"]},
+    }
+    with pytest.raises(TypeError, match="topk"):
+        client.chat("hello?", topk=3)  # type: ignore[call-arg]
+    with pytest.raises(TypeError, match="topk"):
+        next(iter(client.chat_stream("hello?", topk=3)))  # type: ignore[call-arg]
+    assert len(sent) == 1  # nothing was sent for the misspelt ones

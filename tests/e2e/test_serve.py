@@ -3,11 +3,9 @@
 from __future__ import annotations
 
 import json
-import os
 import re
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,8 +15,8 @@ import httpx
 import pytest
 
 from tests.fixtures.documents import make_docx, make_html, make_markdown, make_pdf
-from tests.support.processes import ChildProcess, free_port
 from tests.support.settings import ADMIN_KEY
+from tests.support.stack import steward_serve
 
 pytestmark = pytest.mark.slow
 
@@ -87,41 +85,15 @@ def create_key(env: dict[str, str], name: str, groups: str) -> str:
 def stack(
     tmp_path_factory: pytest.TempPathFactory, redis_url: str, postgres_url: str, vllm_base_url: str
 ) -> Iterator[Stack]:
+    """The production shape in one process: `steward serve` on PostgreSQL and a Redis broker."""
+    files = [(filename, data, groups) for filename, data, groups in DOCUMENTS.values()]
     workdir = tmp_path_factory.mktemp("e2e")
-    port = free_port()
-    env = {
-        **os.environ,
-        "STEWARD_DATA_DIR": str(workdir / "data"),
-        "STEWARD_DATABASE_URL": postgres_url,
-        "STEWARD_BROKER_URL": redis_url,
-        "STEWARD_ADMIN_API_KEY": ADMIN_KEY,
-        "STEWARD_LLM_BASE_URL": vllm_base_url,
-        "STEWARD_LLM_MANAGE_SERVER": "false",
-        "STEWARD_PORT": str(port),
-    }
-    server = ChildProcess([STEWARD, "serve"], env, workdir / "serve.log")
-    url = f"http://127.0.0.1:{port}"
-    try:
-        server.wait_http(f"{url}/healthz", timeout_s=120)
-        ids = {}
-        with httpx.Client(base_url=url, headers={"Authorization": f"Bearer {ADMIN_KEY}"}, timeout=60) as client:
-            for name, (filename, data, groups) in DOCUMENTS.items():
-                response = client.post("/v1/documents", files={"file": (filename, data)}, data={"groups": groups})
-                assert response.status_code == 202, response.text
-                ids[name] = response.json()["id"]
-            deadline = time.monotonic() + 120
-            pending = set(ids.values())
-            while pending and time.monotonic() < deadline:
-                for document_id in list(pending):
-                    document = client.get(f"/v1/documents/{document_id}").json()
-                    assert document["status"] != "failed", document
-                    if document["status"] == "ready":
-                        pending.discard(document_id)
-                time.sleep(0.2)
-            assert not pending, f"not ready in time:\n{server.log_tail()}"
-        yield Stack(url, env, ids, create_key(env, "hr-person", "hr,everyone"), create_key(env, "engineer", "everyone"))
-    finally:
-        server.stop()
+    with steward_serve(workdir, vllm_base_url, files, database_url=postgres_url, broker_url=redis_url) as served:
+        ids = {name: served.document_ids[filename] for name, (filename, _, _) in DOCUMENTS.items()}
+        env = served.env
+        yield Stack(
+            served.url, env, ids, create_key(env, "hr-person", "hr,everyone"), create_key(env, "engineer", "everyone")
+        )
 
 
 def ask(stack: Stack, key: str, question: str) -> dict[str, Any]:

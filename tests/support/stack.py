@@ -20,8 +20,9 @@ from tests.support.settings import ADMIN_KEY, auth
 
 STEWARD = str(Path(sys.executable).parent / "steward")
 
-# (file name, title, section text, groups)
-Documents = list[tuple[str, str, str, str]]
+# (file name, title, section text, groups): a Markdown document of one section; or (file name, content, groups):
+# a file as it is, in any format.
+Documents = list[tuple[str, str, str, str]] | list[tuple[str, bytes, str]]
 
 
 @dataclass
@@ -55,6 +56,13 @@ def _wait_ready(client: httpx.Client, ids: dict[str, str], server: ChildProcess)
     assert not pending, f"not ready in time:\n{server.log_tail()}"
 
 
+def _as_file(document: tuple[str, str, str, str] | tuple[str, bytes, str]) -> tuple[str, bytes, str]:
+    if len(document) == 3:
+        return document
+    filename, title, text, groups = document
+    return filename, make_markdown(title, [("Facts", text)]), groups
+
+
 @contextmanager
 def steward_serve(workdir: Path, vllm_base_url: str, documents: Documents, **settings: str) -> Iterator[Served]:
     """The server up with `documents` ready; `settings` are extra STEWARD_* variables (without the prefix)."""
@@ -75,8 +83,7 @@ def steward_serve(workdir: Path, vllm_base_url: str, documents: Documents, **set
         server.wait_http(f"{url}/healthz", timeout_s=180)
         with httpx.Client(base_url=url, headers=auth(ADMIN_KEY), timeout=60) as client:
             ids = {}
-            for filename, title, text, groups in documents:
-                data = make_markdown(title, [("Facts", text)])
+            for filename, data, groups in map(_as_file, documents):
                 response = client.post("/v1/documents", files={"file": (filename, data)}, data={"groups": groups})
                 assert response.status_code == 202, response.text
                 ids[filename] = response.json()["id"]
