@@ -78,23 +78,30 @@ def training_pairs(passages: list[Passage], rng: random.Random) -> list[tuple[st
     return pairs
 
 
-def ndcg10(model: SentenceTransformer, passages: list[Passage], questions: list[dict[str, Any]]) -> float:
+def ndcg10(
+    model: SentenceTransformer, passages: list[Passage], splits: dict[str, list[dict[str, Any]]]
+) -> dict[str, float]:
+    """nDCG@10 of each split of questions; the passages are embedded once for all of them."""
     with torch.no_grad():
         index = model.encode([t for _, t in passages], batch_size=64, normalize_embeddings=True, convert_to_tensor=True)
-        asked = model.encode([q["question"] for q in questions], normalize_embeddings=True, convert_to_tensor=True)
-    scores = asked @ index.T
-    total = 0.0
-    for row, question in zip(scores, questions, strict=True):
-        ranked: list[str] = []
-        for j in torch.argsort(row, descending=True).tolist():
-            if passages[j][0] not in ranked:
-                ranked.append(passages[j][0])
-            if len(ranked) == 10:
-                break
-        relevant = set(question["relevant"])
-        dcg = sum(1 / math.log2(k + 2) for k, source in enumerate(ranked) if source in relevant)
-        total += dcg / sum(1 / math.log2(k + 2) for k in range(min(len(relevant), 10)))
-    return total / len(questions)
+        figures = {}
+        for name, questions in splits.items():
+            asked = model.encode([q["question"] for q in questions], normalize_embeddings=True, convert_to_tensor=True)
+            figures[name] = sum(_ndcg(row, q, passages) for row, q in zip(asked @ index.T, questions, strict=True))
+            figures[name] /= len(questions)
+    return figures
+
+
+def _ndcg(scores: torch.Tensor, question: dict[str, Any], passages: list[Passage]) -> float:
+    ranked: list[str] = []  # documents, each once, at its best passage
+    for j in torch.argsort(scores, descending=True).tolist():
+        if passages[j][0] not in ranked:
+            ranked.append(passages[j][0])
+        if len(ranked) == 10:
+            break
+    relevant = set(question["relevant"])
+    dcg = sum(1 / math.log2(k + 2) for k, source in enumerate(ranked) if source in relevant)
+    return dcg / sum(1 / math.log2(k + 2) for k in range(min(len(relevant), 10)))
 
 
 def fine_tune(model: SentenceTransformer, pairs: list[tuple[str, str, str]], epochs: int, batch: int) -> None:
@@ -135,15 +142,15 @@ def main() -> None:
     model = SentenceTransformer(resolve_model_path(MODEL), device="cpu")
     model.max_seq_length = args.max_seq_length
     print(f"passages={len(passages)}")
-    for name, subset in splits.items():
-        print(f"ndcg10_dense_before{name}={ndcg10(model, passages, subset):.4f}", flush=True)
+    for name, value in ndcg10(model, passages, splits).items():
+        print(f"ndcg10_dense_before{name}={value:.4f}", flush=True)
     pairs = training_pairs(passages, rng)
     print(f"pairs={len(pairs)}", flush=True)
     started = time.perf_counter()
     fine_tune(model, pairs, args.epochs, args.batch)
     print(f"tune_seconds={time.perf_counter() - started:.1f}", flush=True)
-    for name, subset in splits.items():
-        print(f"ndcg10_dense_after{name}={ndcg10(model, passages, subset):.4f}", flush=True)
+    for name, value in ndcg10(model, passages, splits).items():
+        print(f"ndcg10_dense_after{name}={value:.4f}", flush=True)
 
 
 if __name__ == "__main__":

@@ -146,16 +146,7 @@ class Leases:
             claims = [c for c in self._held.values() if now - c.progressed_at < self._stall_s]
         kept = 0
         for claim in claims:
-            with session_scope(self._sessions) as session:
-                held = rows_affected(
-                    session.execute(
-                        update(Document)
-                        .where(Document.id == claim.document_id, Document.lease_owner == claim.owner)
-                        .values(lease_expires_at=self._until())
-                        .execution_options(synchronize_session=False)
-                    )
-                )
-            if held:
+            if self._extend(claim):
                 kept += 1
             else:
                 self.forget(claim)
@@ -170,17 +161,22 @@ class Leases:
         if not force and claim.progressed_at - claim.renewed_at < RENEW_EVERY_S:
             return
         claim.renewed_at = claim.progressed_at
+        if not self._extend(claim, stage=stage, progress=min(max(progress, 1), 99)):
+            raise LeaseLost(claim.document_id)
+
+    def _extend(self, claim: Claim, **progress: str | int) -> bool:
+        """Push the lease's expiry on (and write `progress` fields) if the document is still `claim`'s."""
         with session_scope(self._sessions) as session:
-            held = rows_affected(
-                session.execute(
-                    update(Document)
-                    .where(Document.id == claim.document_id, Document.lease_owner == claim.owner)
-                    .values(lease_expires_at=self._until(), stage=stage, progress=min(max(progress, 1), 99))
-                    .execution_options(synchronize_session=False)
+            return bool(
+                rows_affected(
+                    session.execute(
+                        update(Document)
+                        .where(Document.id == claim.document_id, Document.lease_owner == claim.owner)
+                        .values(lease_expires_at=self._until(), **progress)
+                        .execution_options(synchronize_session=False)
+                    )
                 )
             )
-        if not held:
-            raise LeaseLost(claim.document_id)
 
 
 def hold(session: Session, claim: Claim) -> Document:
