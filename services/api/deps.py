@@ -204,7 +204,10 @@ def _audit_writer(runtime: RuntimeDep) -> AuditWriter:
     return runtime.audit_writer
 
 
-SessionDep = Annotated[Session, Depends(get_session)]
+# scope="function": the session commits when the handler returns, before the response leaves. By default FastAPI
+# runs a yield dependency's exit after sending the response, so a client told 200 could read the old state on its
+# next request (a revoked key still listed as active), or never learn that the commit failed.
+SessionDep = Annotated[Session, Depends(get_session, scope="function")]
 CurrentCaller = Annotated[Caller, Depends(get_caller)]
 # The caller, if their key has the scope the route needs (services/core/access/keys.py): 403 otherwise.
 SearchCaller = Annotated[Caller, Depends(_scoped("search"))]

@@ -76,13 +76,19 @@ def _completion(response: ChatResponse, model: str, created: int) -> ChatComplet
         ],
         usage=_usage(response),
         system_fingerprint=f"steward-{response.prompt_version}",
-        steward=StewardExtension(
-            conversation_id=response.conversation_id,
-            message_id=response.message_id,
-            mode=response.mode,
-            citations=[c.model_dump() for c in response.citations],
-            sentences=[s.model_dump() for s in response.sentences],
-        ),
+        steward=_extension(response),
+    )
+
+
+def _extension(response: ChatResponse, *, answer: str | None = None) -> StewardExtension:
+    """Steward's own field: the checked answer's verdicts and citations (and, when streamed, its final text)."""
+    return StewardExtension(
+        conversation_id=response.conversation_id,
+        message_id=response.message_id,
+        mode=response.mode,
+        citations=[c.model_dump() for c in response.citations],
+        sentences=[s.model_dump() for s in response.sentences],
+        answer=answer,
     )
 
 
@@ -124,14 +130,7 @@ async def _chunks(
             response = event.response
             # The checked answer numbers its citations by first use, as the streamed markers were renumbered;
             # it may cite more than the raw text did (a sentence without a marker gets its supporting source).
-            extension = StewardExtension(
-                conversation_id=response.conversation_id,
-                message_id=response.message_id,
-                mode=response.mode,
-                citations=[c.model_dump() for c in response.citations],
-                sentences=[s.model_dump() for s in response.sentences],
-                answer=response.answer,
-            )
+            extension = _extension(response, answer=response.answer)
             yield _sse(chunk({}, "stop", steward=extension.model_dump()))
             if include_usage:
                 usage = {**chunk({}), "choices": [], "usage": _usage(response).model_dump()}

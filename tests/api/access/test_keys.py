@@ -224,3 +224,42 @@ def test_two_first_keys_for_one_name_at_once_share_one_principal(postgres_url: s
     with session_scope(sessions) as session:
         assert len(session.scalars(select(Principal).where(Principal.name == "at-once")).all()) == 1
     engine.dispose()
+
+
+def test_a_revocation_is_committed_before_its_response_leaves(tmp_path: Path) -> None:
+    """A 200 for a change means the change is stored: the console lists the key as revoked on its very next
+    request. The commit is slowed here so that a response sent before it (FastAPI's default for a dependency
+    with yield) would arrive while the transaction is still open, and the key would still read as active."""
+    from sqlalchemy import event
+    from sqlalchemy.orm import Session
+
+    committed_revocations: set[str] = set()
+
+    def note_revocation(session: Session, _context: object, _instances: object) -> None:
+        for row in session.dirty:
+            if isinstance(row, ApiKey) and row.revoked_at is not None:
+                session.info["revoking"] = row.prefix
+
+    def slow_commit(session: Session) -> None:
+        prefix = session.info.pop("revoking", None)
+        if prefix is not None:
+            time.sleep(0.5)
+            committed_revocations.add(prefix)
+
+    event.listen(Session, "before_flush", note_revocation)
+    event.listen(Session, "before_commit", slow_commit)
+    try:
+        with ServerThread(create_app(make_settings(tmp_path))) as served:
+            key = httpx.post(
+                f"{served.url}/v1/admin/keys", json={"name": "leaver", "role": "user"}, headers=auth(ADMIN_KEY)
+            ).json()
+            revoked = httpx.delete(f"{served.url}/v1/admin/keys/{key['prefix']}", headers=auth(ADMIN_KEY))
+            assert revoked.status_code == 200, revoked.text
+            assert key["prefix"] in committed_revocations
+            listed = httpx.get(f"{served.url}/v1/admin/keys?include_revoked=true", headers=auth(ADMIN_KEY)).json()
+            assert [k["revoked_at"] is not None for k in listed["keys"] if k["prefix"] == key["prefix"]] == [True]
+            refused = httpx.post(f"{served.url}/v1/search", json={"query": "VPN"}, headers=auth(key["key"]))
+            assert refused.status_code == 401
+    finally:
+        event.remove(Session, "before_flush", note_revocation)
+        event.remove(Session, "before_commit", slow_commit)
