@@ -48,8 +48,41 @@ LAMBDAS = (0.0, 0.1, 1.0)
 TEMPERATURE = 0.05
 STEPS = 300
 STOPWORDS = frozenset(
-    "the a an of to and or in on for is are be with by at as it this that from your you we our can will may must "
-    "not if any all".split()
+    [
+        "the",
+        "a",
+        "an",
+        "of",
+        "to",
+        "and",
+        "or",
+        "in",
+        "on",
+        "for",
+        "is",
+        "are",
+        "be",
+        "with",
+        "by",
+        "at",
+        "as",
+        "it",
+        "this",
+        "that",
+        "from",
+        "your",
+        "you",
+        "we",
+        "our",
+        "can",
+        "will",
+        "may",
+        "must",
+        "not",
+        "if",
+        "any",
+        "all",
+    ]
 )
 
 
