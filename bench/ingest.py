@@ -116,8 +116,37 @@ def corpus(count: int, seed: int = 7) -> list[tuple[str, bytes]]:
     return files
 
 
-def run_pipeline(files: list[tuple[str, bytes]], workers: int) -> tuple[float, list[str]]:
-    """Queue every file, then time `workers` Celery workers (default threads each) until all are ready.
+def short_corpus(count: int, seed: int = 11) -> list[tuple[str, bytes]]:
+    """`count` short knowledge-base articles (Markdown, one to four short sections: at most five passages each),
+    the shape of a help centre's export, where per-document costs weigh most."""
+    rng = random.Random(seed)
+    files = []
+    for n in range(count):
+        topic = TOPICS[n % len(TOPICS)]
+        sections = [
+            (f"{topic.title()} question {k}", paragraph(rng, topic, rng.randint(2, 6)))
+            for k in range(rng.randint(1, 4))
+        ]
+        files.append((f"kb-{topic}-{n}.md", make_markdown(f"How {topic} works, article {n}", sections)))
+    return files
+
+
+def upload(client: TestClient, filename: str, data: bytes) -> None:
+    response = client.post(
+        "/v1/documents",
+        headers={"Authorization": f"Bearer {ADMIN_KEY}"},
+        files={"file": (filename, data)},
+        data={"groups": "everyone", "source": filename},
+    )
+    assert response.status_code == 202, response.text
+
+
+def run_pipeline(
+    files: list[tuple[str, bytes]], workers: int, *, upload_while_ingesting: bool = False
+) -> tuple[float, list[str]]:
+    """Queue every file, then time `workers` Celery workers (default threads each) until all are ready; or, with
+    `upload_while_ingesting`, start the workers first and time from the first upload, one file after another
+    through the API as an admin would, to the last document ready.
 
     Returns (seconds, embedded texts). The embedded shard has one owner, so a second worker runs in the
     same process, sharing the shard and the embedder, each with its own consumer, as two would in production.
@@ -130,14 +159,9 @@ def run_pipeline(files: list[tuple[str, bytes]], workers: int) -> tuple[float, l
             llm_manage_server=False,
         )
         with TestClient(create_app(settings)) as client:
-            for filename, data in files:
-                response = client.post(
-                    "/v1/documents",
-                    headers={"Authorization": f"Bearer {ADMIN_KEY}"},
-                    files={"file": (filename, data)},
-                    data={"groups": "everyone", "source": filename},
-                )
-                assert response.status_code == 202, response.text
+            if not upload_while_ingesting:
+                for filename, data in files:
+                    upload(client, filename, data)
             runtime = client.app.state.runtime  # type: ignore[attr-defined]
             pool = [InProcessWorker(runtime) for _ in range(workers)]
             # Worker start-up (the parsing helper process importing its libraries) is not throughput,
@@ -148,6 +172,9 @@ def run_pipeline(files: list[tuple[str, bytes]], workers: int) -> tuple[float, l
             for worker in pool:
                 worker.start()
             try:
+                if upload_while_ingesting:
+                    for filename, data in files:
+                        upload(client, filename, data)
                 while True:
                     with session_scope(runtime.sessions) as session:
                         statuses = list(session.scalars(select(Document.status)))
@@ -185,6 +212,8 @@ def raw_encode(texts: list[str], batch_size: int) -> float:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--docs", type=int, default=300)
+    parser.add_argument("--short-docs", type=int, default=600, help="short articles uploaded while ingesting (0: none)")
+    parser.add_argument("--only-short", action="store_true", help="skip the mixed-format corpus")
     args = parser.parse_args()
     files = corpus(args.docs)
     batch_size = Settings().embedding_batch_size
@@ -193,14 +222,22 @@ def main() -> None:
     # The ingestion-time injection scan embeds every sentence window; STEWARD_INJECTION_SCAN_AT_INGESTION=false
     # measures the pipeline without it.
     print(f"injection_scan_at_ingestion={Settings().injection_scan_at_ingestion}")
-    for workers, prefix in ((1, "pipeline"), (2, "pipeline_2w")):
-        seconds, texts = run_pipeline(files, workers)
+    # (files, workers, what the pipeline figures are called, what its encoder baseline is called, uploading)
+    runs = [(files, 1, "pipeline", "raw_encode", False), (files, 2, "pipeline_2w", "raw_encode_2w", False)]
+    if args.only_short:
+        runs = []
+    if args.short_docs:
+        runs.append((short_corpus(args.short_docs), 1, "short_docs_pipeline", "short_docs_raw_encode", True))
+    for corpus_files, workers, prefix, baseline, uploading in runs:
+        if uploading:
+            print(f"short_documents={len(corpus_files)}")
+        seconds, texts = run_pipeline(corpus_files, workers, upload_while_ingesting=uploading)
         raw_s = raw_encode(texts, batch_size)
         passages = len(texts)
         print(f"{prefix}_passages={passages}")
         print(f"{prefix}_seconds={seconds:.2f}")
         print(f"{prefix}_passages_per_s={passages / seconds:.1f}")
-        print(f"{'raw_encode' if workers == 1 else 'raw_encode_2w'}_passages_per_s={passages / raw_s:.1f}")
+        print(f"{baseline}_passages_per_s={passages / raw_s:.1f}")
         print(f"{prefix}_vs_encode_ratio={raw_s / seconds:.3f}")
         sys.stdout.flush()
 

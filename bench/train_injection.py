@@ -25,6 +25,7 @@ from __future__ import annotations
 import argparse
 import datetime
 import json
+import math
 import os
 import platform
 import sys
@@ -40,6 +41,7 @@ import functools  # noqa: E402
 import random  # noqa: E402
 import warnings  # noqa: E402
 from collections.abc import Callable  # noqa: E402
+from typing import Any  # noqa: E402
 
 import numpy as np  # noqa: E402
 import sklearn  # noqa: E402
@@ -323,6 +325,36 @@ def pick_threshold(scores: np.ndarray, labels: np.ndarray, max_fpr: float) -> fl
     return round(min(max(threshold, 0.05), 0.99), 4)
 
 
+def pick_window_screen(model: im.InjectionModel, dataset: Dataset) -> float:
+    """The window screen (InjectionModel.window_screen): the lowest one-vector document score among the tune
+    attacks that the windows catch, rounded down, so that on the tune split the screen loses none of them."""
+    tune = dataset.part(data.TUNE, im.DOCUMENT)
+    windowed = model.score_documents(
+        tune.texts, lambda texts: dataset.embeddings.embed(texts).tolist(), tune.vectors, screened=False
+    )
+    one_vector = model.score(tune.texts, tune.vectors, im.DOCUMENT)
+    caught = [
+        score
+        for score, found, label in zip(one_vector, windowed, tune.labels, strict=True)
+        if label == 1 and found.score >= model.threshold(im.WINDOWS)
+    ]
+    return math.floor(min(caught) * 10_000) / 10_000 if caught else 0.0
+
+
+SCREEN_RULE = (
+    "document_windows_screen: the lowest one-vector document score among the tune attacks the windows catch, "
+    "rounded down; a chunk scoring below it is scored on its own vector only (no window embedded)"
+)
+
+
+def write_window_screen(metadata_path: Path, model: im.InjectionModel, dataset: Dataset) -> dict[str, Any]:
+    metadata: dict[str, Any] = json.loads(metadata_path.read_text())
+    metadata["thresholds"][im.SCREEN] = pick_window_screen(model, dataset)
+    metadata["screen_rule"] = SCREEN_RULE
+    metadata_path.write_text(json.dumps(metadata, indent=1, ensure_ascii=False) + "\n")
+    return metadata
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--cache", type=Path, default=data.DEFAULT_CACHE)
@@ -333,9 +365,22 @@ def main() -> int:
     parser.add_argument(
         "--no-eval", action="store_true", help="train, tune and write the model without scoring the held-out split"
     )
+    parser.add_argument(
+        "--screen-only",
+        action="store_true",
+        help="keep the committed heads; only (re)pick the window screen on the tune split and print the figures",
+    )
     args = parser.parse_args()
 
     dataset = load_dataset(args.cache, args.seed)
+    if args.screen_only:
+        metadata = write_window_screen(im.METADATA, im.InjectionModel.load(im.WEIGHTS, im.METADATA), dataset)
+        print(f"window_screen={metadata['thresholds'][im.SCREEN]}")
+        model = im.InjectionModel.load(im.WEIGHTS, im.METADATA)
+        for name, value in evaluate(model, dataset).items():
+            if "document" in name and "[" not in name:
+                print(f"{name}={value:.4f}")
+        return 0
     train_parts = {kind: dataset.part(data.TRAIN, kind) for kind in im.KINDS}
     train_samples = [s for kind in im.KINDS for s in train_parts[kind].samples]
     phrases = fit_phrases(train_samples, args.seed)
@@ -389,6 +434,7 @@ def main() -> int:
     metadata_path = args.out / im.METADATA.name
     metadata = metadata_for(dataset, args, thresholds, chosen)
     metadata_path.write_text(json.dumps(metadata, indent=1, ensure_ascii=False) + "\n")
+    metadata = write_window_screen(metadata_path, im.InjectionModel.load(weights, metadata_path), dataset)
 
     model = im.InjectionModel.load(weights, metadata_path)
     figures = {"tune": evaluate(model, dataset, data.TUNE)}

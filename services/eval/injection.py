@@ -146,7 +146,9 @@ def evaluate(
     injection_recall_{questions,documents}, injection_fpr_{...}: questions with the question head, documents
     with the windowed scorer (`score_documents`, what ingestion runs), each at its tuned threshold;
     injection_recall_/_fpr_chunk_vectors: documents with the one-vector document head (`detect`, what retrieval
-    can run without stored scores); injection_heuristic_recall_/_fpr_{...}: the heuristic detector alone at 0.5;
+    can run without stored scores); injection_recall_/_fpr_documents_unscreened: every chunk windowed (no window
+    screen); injection_windows_skipped_share_{,benign_}documents: chunks the screen scored without windows;
+    injection_heuristic_recall_/_fpr_{...}: the heuristic detector alone at 0.5;
     *_n_attacks, *_n_benign; injection_latency_ms_per_question / _per_document (one vector per chunk) /
     _per_document_windows: the model's added cost given the embeddings (a chunk's window embeddings excluded)."""
     model = model or InjectionModel.load()
@@ -160,6 +162,12 @@ def evaluate(
         if kind == DOCUMENT:
             results = model.score_documents(part.texts, _embed(dataset.embeddings), part.vectors)
             scores, threshold = np.array([r.score for r in results]), model.threshold(WINDOWS)
+            windowed = model.score_documents(part.texts, _embed(dataset.embeddings), part.vectors, screened=False)
+            recall, fpr = rates(np.array([r.score for r in windowed]), labels, threshold)
+            out["injection_recall_documents_unscreened"], out["injection_fpr_documents_unscreened"] = recall, fpr
+            screened = np.array([r.screened for r in results])
+            out["injection_windows_skipped_share_documents"] = float(screened.mean())
+            out["injection_windows_skipped_share_benign_documents"] = float(screened[labels == 0].mean())
         else:
             scores, threshold = chunk_scores, model.threshold(kind)
         baseline = heuristic_scores(part.texts)

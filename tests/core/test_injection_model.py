@@ -19,6 +19,7 @@ from services.core.policy.injection_model import (
     METADATA,
     MIN_SEGMENT_CHARS,
     QUESTION,
+    SCREEN,
     WEIGHTS,
     WINDOWS,
     InjectionModel,
@@ -72,7 +73,8 @@ def vectors(embedder: Embedder, texts: list[str]) -> np.ndarray:
 def test_committed_weights_are_small_and_describe_their_training() -> None:
     assert WEIGHTS.stat().st_size < 1_000_000
     meta = json.loads(METADATA.read_text())
-    assert set(meta["thresholds"]) == {QUESTION, DOCUMENT, WINDOWS}
+    assert set(meta["thresholds"]) == {QUESTION, DOCUMENT, WINDOWS, SCREEN}
+    assert "tune" in meta["screen_rule"]
     assert all(0.0 < t < 1.0 for t in meta["thresholds"].values())
     assert meta["features"]["extra"] == list(FEATURE_NAMES)
     roles = {c["role"] for c in meta["corpora"].values()}
@@ -240,6 +242,29 @@ def test_score_document_catches_an_injected_sentence_in_a_policy_passage(
     assert all(0.0 <= r.score <= 1.0 for r in (clean, poisoned, instructions))
 
 
+def test_the_window_screen_embeds_no_window_of_a_plain_chunk_and_still_catches_the_quiet_injection(
+    model: InjectionModel, embedder: Embedder
+) -> None:
+    """Ingestion hands the chunks' own vectors: a chunk the one-vector head finds plainly harmless is scored on
+    that vector alone (most of a company's chunks: the windows were most of ingestion's time on short
+    documents); the policy passage with one injected sentence passes the screen and is caught by its window."""
+    assert model.window_screen is not None and 0.0 < model.window_screen < model.threshold(WINDOWS)
+    texts = [POLICY_PASSAGE, POISONED_POLICY_PASSAGE]
+    own = vectors(embedder, texts)
+    assert model.score(texts[:1], own[:1], DOCUMENT)[0] < model.window_screen
+    counting = CountingEmbedder(embedder)
+    (alone,) = model.score_documents(texts[:1], counting, own[:1])
+    assert alone.screened and counting.calls == []  # not one window of the plain chunk embedded
+    clean, poisoned = model.score_documents(texts, counting, own)
+    assert clean == alone and not poisoned.screened
+    assert set(document_windows(POISONED_POLICY_PASSAGE)[1:]) == set(counting.calls[0])
+    assert poisoned.flagged and "fleet-records@carlease-sync.example" in poisoned.window
+    assert not clean.flagged and clean.window == POLICY_PASSAGE and "window screen" in clean.reasons[0]
+    # Unscreened, the plain chunk's score can only rise (more windows), and it stays below the threshold.
+    full = model.score_documents(texts[:1], embedder.embed, own[:1], screened=False)[0]
+    assert clean.score <= full.score < model.threshold(WINDOWS) and not full.screened
+
+
 def test_score_documents_embeds_all_windows_in_one_call_and_reuses_given_vectors(
     model: InjectionModel, embedder: Embedder
 ) -> None:
@@ -249,7 +274,7 @@ def test_score_documents_embeds_all_windows_in_one_call_and_reuses_given_vectors
     assert len(counting.calls) == 1
     assert len(counting.calls[0]) == len(set(counting.calls[0]))  # windows shared by the two texts embedded once
     with_vectors = CountingEmbedder(embedder)
-    given = model.score_documents(texts, with_vectors, vectors(embedder, texts))
+    given = model.score_documents(texts, with_vectors, vectors(embedder, texts), screened=False)
     assert not set(texts) & set(with_vectors.calls[0])  # the chunks' own vectors were used
     one_by_one = [model.score_document(t, embedder.embed) for t in texts]
     for a, b, c in zip(batched, given, one_by_one, strict=True):

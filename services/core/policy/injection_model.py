@@ -42,6 +42,9 @@ KINDS = (QUESTION, DOCUMENT)
 # The windowed document scorer (score_document) has its own head and threshold under this name.
 WINDOWS = "document_windows"
 HEADS = (*KINDS, WINDOWS)
+# The screen in front of the windows: a chunk whose one-vector document score is below it is scored on its own
+# vector only, its windows never embedded (InjectionModel.window_screen).
+SCREEN = "document_windows_screen"
 
 Embed = Callable[[Sequence[str]], list[list[float]]]
 
@@ -269,6 +272,7 @@ class ModelInjectionScore(InjectionScore):
     heuristic_score: float = 0.0
     kind: str = QUESTION
     window: str = ""  # score_document: the window that scored highest (the whole text when that did)
+    screened: bool = False  # score_documents: below the window screen, scored on the whole chunk alone
 
     @property
     def flagged(self) -> bool:
@@ -277,7 +281,14 @@ class ModelInjectionScore(InjectionScore):
 
 
 def _verdict(
-    score: float, threshold: float, kind: str, heuristic: InjectionScore, *, window: str = "", detail: str = ""
+    score: float,
+    threshold: float,
+    kind: str,
+    heuristic: InjectionScore,
+    *,
+    window: str = "",
+    detail: str = "",
+    screened: bool = False,
 ) -> ModelInjectionScore:
     """The model's score with the heuristic's reasons and matches, its first reason naming score and threshold."""
     verdict = "at or above" if score >= threshold else "below"
@@ -290,6 +301,7 @@ def _verdict(
         heuristic_score=heuristic.score,
         kind=kind,
         window=window,
+        screened=screened,
     )
 
 
@@ -300,6 +312,10 @@ class InjectionModel:
     thresholds: dict[str, float]
     dimension: int
     metadata: dict[str, Any] = field(default_factory=dict)
+    # Embedding a chunk's windows costs about three times its own embedding: most of ingestion's time on short
+    # documents. Below this one-vector document score no chunk of the tune split that the windows catch was found,
+    # so its windows are not embedded (bench/train_injection.py pick_window_screen); None: every chunk windowed.
+    window_screen: float | None = None
 
     @classmethod
     def load(cls, weights: Path | None = None, metadata: Path | None = None) -> InjectionModel:
@@ -337,7 +353,8 @@ class InjectionModel:
             if inputs != expected or head.mean.shape != (expected,) or head.coef.shape != (units,):
                 raise ValueError(f"{weights}: {kind} head takes {inputs} features, expected {expected}")
         thresholds = {kind: float(meta["thresholds"][kind]) for kind in HEADS}
-        return cls(heads, phrases, thresholds, dimension, meta)
+        screen = meta["thresholds"].get(SCREEN)
+        return cls(heads, phrases, thresholds, dimension, meta, None if screen is None else float(screen))
 
     def threshold(self, kind: str = QUESTION) -> float:
         """The tuned threshold of `question`, `document` (one vector per chunk) or `document_windows`."""
@@ -387,6 +404,8 @@ class InjectionModel:
         texts: Sequence[str],
         embed: Embed,
         vectors: np.ndarray | Sequence[Sequence[float] | None] | None = None,
+        *,
+        screened: bool = True,
     ) -> list[ModelInjectionScore]:
         """Score chunks by their most suspicious window, for ingestion: one embedding per window.
 
@@ -394,7 +413,10 @@ class InjectionModel:
         of 3 segments go through the window head, and the chunk's score is the highest of them, compared with
         the `document_windows` threshold. `embed` is called once for all windows of all `texts` (pass the
         ingestion embedder's batch method); `vectors`, if given, are the chunks' own vectors (saves embedding
-        the whole chunks again). `window` in each result is the text that scored highest."""
+        the whole chunks again). `window` in each result is the text that scored highest.
+
+        With `screened` and the model's `window_screen`, a chunk given with its own vector whose one-vector
+        document score is below the screen is scored on the whole chunk alone: its windows are not embedded."""
         if len(texts) == 0:
             return []
         per_text = [document_windows(t) for t in texts]
@@ -405,6 +427,13 @@ class InjectionModel:
             for text, vector in zip(texts, vectors, strict=True):
                 if vector is not None:
                     known[text] = np.asarray(vector, dtype=np.float64).reshape(-1)
+        screens: dict[int, float] = {}
+        if screened and self.window_screen is not None and known:
+            own = [i for i, text in enumerate(texts) if text in known]
+            first = self.score([texts[i] for i in own], np.array([known[texts[i]] for i in own]), DOCUMENT)
+            for i, score in zip(own, first, strict=True):
+                if score < self.window_screen:
+                    per_text[i], screens[i] = [texts[i]], score
         missing = list(dict.fromkeys(w for windows_ in per_text for w in windows_ if w not in known))
         if missing:
             for window, vector in zip(missing, embed(missing), strict=True):
@@ -418,12 +447,19 @@ class InjectionModel:
         by_window = dict(zip(distinct, logits.tolist(), strict=True))
         threshold = self.thresholds[WINDOWS]
         results = []
-        for text, windows_ in zip(texts, per_text, strict=True):
+        for index, (text, windows_) in enumerate(zip(texts, per_text, strict=True)):
             best = max(windows_, key=lambda w: by_window[w])
             score = round(float(1.0 / (1.0 + math.exp(-min(max(by_window[best], -60.0), 60.0)))), 4)
             where = "the whole chunk" if best == text else f"window {_quote(best)}"
             detail = f" (highest of {len(windows_)} windows: {where})"
-            results.append(_verdict(score, threshold, WINDOWS, detect(text), window=best, detail=detail))
+            if index in screens:
+                detail = (
+                    f" (the whole chunk only: its one-vector score {screens[index]:.4f} is below the window screen "
+                    f"{self.window_screen:.4f})"
+                )
+            results.append(
+                _verdict(score, threshold, WINDOWS, detect(text), window=best, detail=detail, screened=index in screens)
+            )
         return results
 
 
