@@ -6,9 +6,12 @@ Qdrant Edge): parse, chunk, embed, index, commit — until every document is rea
 pipeline's own encoder set-up (`Embedder`: the same single-thread replicas and batch size) encoding exactly the
 same passages with nothing around it, measured right after each pipeline run so the ratio survives a noisy,
 shared machine: `pipeline_vs_encode_ratio` is the share of the encoder's ceiling the pipeline reaches.
-Prints one `name=value` per line.
+Then (`--short-docs`, default 600) a corpus of short knowledge-base articles (at most five passages each) is
+uploaded through the API one file after another while one worker ingests, timed from the first upload to the
+last document ready: `short_docs_pipeline_vs_encode_ratio`, against the same baseline. Prints one `name=value`
+per line.
 
-    python bench/ingest.py [--docs 300]
+    python bench/ingest.py [--docs 300] [--short-docs 600] [--only-short]
 """
 
 from __future__ import annotations
