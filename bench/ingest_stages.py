@@ -4,7 +4,9 @@ The diagnosis behind the embedding batcher's design (docs/ingestion.md, "Speed")
 most of their time in `batcher_wait` while `encode_pass` replica-seconds are well under 2 x the run time,
 the encoder is being starved, not saturated. Prints one `stage=… n=… total_s=… mean_ms=…` line per stage.
 
-    python bench/ingest_stages.py [--docs 120]
+    python bench/ingest_stages.py [--docs 120] [--short]
+
+`--short`: bench/ingest.py's short articles, uploaded through the API while the worker ingests.
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ import ingest  # bench/ingest.py: the same corpus and pipeline run
 from ingestion import lease, pipeline, preparation
 from services.core.embedding import batcher
 from services.core.embedding import dense as embedder
+from services.core.policy import screening
 from services.core.vectorstore import edge
 
 totals: dict[str, float] = collections.defaultdict(float)
@@ -53,6 +56,7 @@ def timed(owner: Any, name: str, stage: str) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--docs", type=int, default=120)
+    parser.add_argument("--short", action="store_true", help="short articles uploaded while ingesting")
     args = parser.parse_args()
     timed(embedder.Embedder, "encode_pass", "encode_pass")
     timed(batcher.EmbeddingBatcher, "embed", "batcher_wait")
@@ -63,7 +67,13 @@ def main() -> None:
     timed(edge.QdrantEdgeStore, "upsert", "upsert")
     timed(edge.QdrantEdgeStore, "document_points", "document_points")
     timed(pipeline.Ingestor, "_finish", "finish")
-    seconds, texts = ingest.run_pipeline(ingest.corpus(args.docs), workers=1)
+    timed(pipeline.Ingestor, "ingest", "ingest_task")
+    timed(edge.QdrantEdgeStore, "set_document_payload", "set_document_payload")
+    timed(edge.QdrantEdgeStore, "set_payloads", "set_payloads")
+    timed(edge.QdrantEdgeStore, "delete_points", "delete_points")
+    timed(screening.InjectionScanner, "__call__", "injection_scan")
+    files = ingest.short_corpus(args.docs) if args.short else ingest.corpus(args.docs)
+    seconds, texts = ingest.run_pipeline(files, workers=1, upload_while_ingesting=args.short)
     print(f"documents={args.docs}")
     print(f"passages={len(texts)}")
     print(f"run_s={seconds:.1f}")
