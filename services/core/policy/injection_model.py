@@ -427,12 +427,24 @@ class InjectionModel:
             for text, vector in zip(texts, vectors, strict=True):
                 if vector is not None:
                     known[text] = np.asarray(vector, dtype=np.float64).reshape(-1)
+        # The heuristic and the text features of each distinct text, once: the screen's document head, the window
+        # head and the verdicts all read them (a chunk is its own first window).
+        heuristics: dict[str, InjectionScore] = {}
+        rows: dict[str, list[float]] = {}
+
+        def row(text: str) -> list[float]:
+            if text not in rows:
+                heuristics[text] = detect(text)
+                rows[text] = _text_features(text, heuristics[text], self.phrases)
+            return rows[text]
+
         screens: dict[int, float] = {}
         if screened and self.window_screen is not None and known:
             own = [i for i, text in enumerate(texts) if text in known]
-            first = self.score([texts[i] for i in own], np.array([known[texts[i]] for i in own]), DOCUMENT)
-            for i, score in zip(own, first, strict=True):
-                if score < self.window_screen:
+            inputs = np.hstack([np.array([known[texts[i]] for i in own]), np.array([row(texts[i]) for i in own])])
+            first = 1.0 / (1.0 + np.exp(-np.clip(self.heads[DOCUMENT].logits(inputs), -60.0, 60.0)))
+            for i, probability in zip(own, first.tolist(), strict=True):
+                if (score := round(probability, 4)) < self.window_screen:
                     per_text[i], screens[i] = [texts[i]], score
         missing = list(dict.fromkeys(w for windows_ in per_text for w in windows_ if w not in known))
         if missing:
@@ -442,7 +454,7 @@ class InjectionModel:
         matrix = np.array([known[w] for w in distinct], dtype=np.float64).reshape(len(distinct), -1)
         if matrix.shape[1] != self.dimension:
             raise ValueError(f"expected vectors of {self.dimension} numbers, got shape {matrix.shape}")
-        extra = np.array([text_features(w, self.phrases) for w in distinct], dtype=np.float64)
+        extra = np.array([row(w) for w in distinct], dtype=np.float64)
         logits = self.heads[WINDOWS].logits(np.hstack([matrix, extra]))
         by_window = dict(zip(distinct, logits.tolist(), strict=True))
         threshold = self.thresholds[WINDOWS]
@@ -458,7 +470,9 @@ class InjectionModel:
                     f"{self.window_screen:.4f})"
                 )
             results.append(
-                _verdict(score, threshold, WINDOWS, detect(text), window=best, detail=detail, screened=index in screens)
+                _verdict(
+                    score, threshold, WINDOWS, heuristics[text], window=best, detail=detail, screened=index in screens
+                )
             )
         return results
 
