@@ -218,22 +218,23 @@ def main() -> None:
     parser.add_argument("--short-docs", type=int, default=600, help="short articles uploaded while ingesting (0: none)")
     parser.add_argument("--only-short", action="store_true", help="skip the mixed-format corpus")
     args = parser.parse_args()
-    files = corpus(args.docs)
     batch_size = Settings().embedding_batch_size
-    print(f"documents={len(files)}")
-    print(f"formats={len({name.rsplit('.', 1)[1] for name, _ in files})}")
     # The ingestion-time injection scan embeds every sentence window; STEWARD_INJECTION_SCAN_AT_INGESTION=false
     # measures the pipeline without it.
     print(f"injection_scan_at_ingestion={Settings().injection_scan_at_ingestion}")
     # (files, workers, what the pipeline figures are called, what its encoder baseline is called, uploading)
-    runs = [(files, 1, "pipeline", "raw_encode", False), (files, 2, "pipeline_2w", "raw_encode_2w", False)]
-    if args.only_short:
-        runs = []
+    runs = []
+    if not args.only_short:
+        files = corpus(args.docs)
+        runs += [(files, 1, "pipeline", "raw_encode", False), (files, 2, "pipeline_2w", "raw_encode_2w", False)]
     if args.short_docs:
         runs.append((short_corpus(args.short_docs), 1, "short_docs_pipeline", "short_docs_raw_encode", True))
     for corpus_files, workers, prefix, baseline, uploading in runs:
         if uploading:
             print(f"short_documents={len(corpus_files)}")
+        elif workers == 1:
+            print(f"documents={len(corpus_files)}")
+            print(f"formats={len({name.rsplit('.', 1)[1] for name, _ in corpus_files})}")
         seconds, texts = run_pipeline(corpus_files, workers, upload_while_ingesting=uploading)
         raw_s = raw_encode(texts, batch_size)
         passages = len(texts)
