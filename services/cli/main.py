@@ -1,4 +1,4 @@
-"""The `steward` command: serve, worker, ingest, ask, keys, model, migrate, audit."""
+"""The `steward` command: serve, worker, ingest, ask, keys, model, migrate, audit, backup, restore."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ from pathlib import Path
 import click
 
 from services.cli.audit_commands import audit
+from services.cli.backup_commands import backup, restore
 from services.cli.context import DEFAULT_URL, client_for, load_settings
 from services.cli.doctor_command import doctor
 from services.cli.jobs_commands import jobs
@@ -105,6 +106,8 @@ cli.add_command(jobs)
 cli.add_command(doctor)
 cli.add_command(keys)
 cli.add_command(sites)
+cli.add_command(backup)
+cli.add_command(restore)
 
 
 @cli.command()

@@ -219,3 +219,9 @@ class DocumentTooLarge(CorruptDocument):
     """The file exceeds a parsing limit (pages, cells, unpacked size); the message names the limit."""
 
     code = "document_too_large"
+
+
+class BackupError(StewardError):
+    """A backup could not be written, or an archive cannot be restored; the message says what to do."""
+
+    code = "backup_error"

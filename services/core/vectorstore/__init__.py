@@ -20,6 +20,7 @@ from services.core.vectorstore.port import (
     SearchMode,
     SearchQuery,
     SparseVector,
+    StoredPoint,
     VectorStore,
 )
 
@@ -37,6 +38,7 @@ __all__ = [
     "SearchMode",
     "SearchQuery",
     "SparseVector",
+    "StoredPoint",
     "VectorStore",
     "build_vector_store",
     "chunk_payload",

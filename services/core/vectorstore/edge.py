@@ -18,9 +18,10 @@ from services.core.vectorstore.payload import (
     SUMMARY_FIELDS,
     chunk_payload,
     scored_chunk,
+    stored_point,
 )
 from services.core.vectorstore.plan import RRF_K, RRF_WEIGHTS, Condition, MatchAny, Plan, plan
-from services.core.vectorstore.port import ChunkPoint, ScoredChunk, SearchQuery, SparseVector
+from services.core.vectorstore.port import ChunkPoint, ScoredChunk, SearchQuery, SparseVector, StoredPoint
 
 CONFIG_FILE = "edge_config.json"
 _INDEX_TYPES = {"keyword": qe.PayloadSchemaType.Keyword, "float": qe.PayloadSchemaType.Float}
@@ -86,7 +87,7 @@ class QdrantEdgeStore:
             return
         with self._lock:
             shard = self._require_shard()
-            batch = [qe.Point(p.id, self._vectors(p), chunk_payload(p, self._sparse)) for p in points]
+            batch = [qe.Point(p.id, self._vectors(p.vector, p.sparse), chunk_payload(p, self._sparse)) for p in points]
             shard.update(qe.UpdateOperation.upsert_points(batch))
 
     def search(self, query: SearchQuery) -> list[ScoredChunk]:
@@ -170,6 +171,30 @@ class QdrantEdgeStore:
             if offset is None:
                 return
 
+    def export_points(self, batch: int = 256) -> Iterator[StoredPoint]:
+        """Every point with its vectors and whole payload, a page at a time; the lock is held per page only."""
+        offset: Any = None
+        while True:
+            with self._lock:
+                self._check_open()
+                if self._shard is None:
+                    return
+                records, offset = self._shard.scroll(
+                    qe.ScrollRequest(offset=offset, limit=batch, with_payload=True, with_vector=True)
+                )
+            yield from (stored_point(r.id, r.vector, r.payload) for r in records)
+            if offset is None:
+                return
+
+    def import_points(self, points: Sequence[StoredPoint]) -> None:
+        """Insert or overwrite points exactly as exported, by id."""
+        if not points:
+            return
+        with self._lock:
+            shard = self._require_shard()
+            batch = [qe.Point(p.id, self._vectors(p.dense, p.sparse), dict(p.payload)) for p in points]
+            shard.update(qe.UpdateOperation.upsert_points(batch))
+
     def set_sparse_vectors(self, vectors: Mapping[str, SparseVector], model: str) -> None:
         """Replace the sparse vector of existing points, by id; dense vectors are untouched."""
         if not vectors:
@@ -244,11 +269,11 @@ class QdrantEdgeStore:
             dimension = None
         return dimension, SPARSE_VECTOR in (config.get("sparse_vectors") or {})
 
-    def _vectors(self, point: ChunkPoint) -> Any:
-        dense = [float(x) for x in point.vector]
-        if point.sparse is None or not self._sparse:
-            return dense
-        return {"": dense, SPARSE_VECTOR: _sparse(point.sparse)}
+    def _vectors(self, dense: Sequence[float], sparse: SparseVector | None) -> Any:
+        values = [float(x) for x in dense]
+        if sparse is None or not self._sparse:
+            return values
+        return {"": values, SPARSE_VECTOR: _sparse(sparse)}
 
     def _check_open(self) -> None:
         if self._closed:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any, Literal
 
-from services.core.vectorstore.port import ChunkPoint, ScoredChunk
+from services.core.vectorstore.port import ChunkPoint, ScoredChunk, SparseVector, StoredPoint
 
 # The named sparse vector (BM25 term weights, IDF applied by the engine) beside the unnamed dense one.
 SPARSE_VECTOR = "bm25"
@@ -84,4 +84,19 @@ def scored_chunk(point_id: object, score: float, payload: Mapping[str, Any] | No
         vector=[float(x) for x in dense] if dense is not None else None,
         injection_score=float(p["injection_score"]) if p.get("injection_score") is not None else None,
         injection_window=str(p.get("injection_window") or ""),
+    )
+
+
+def stored_point(point_id: object, vector: Any, payload: Mapping[str, Any] | None) -> StoredPoint:
+    """An exported point. Engines return the dense vector alone, or named vectors with the dense one under ""
+    and the sparse one (any object with `indices` and `values`) under SPARSE_VECTOR."""
+    named = vector if isinstance(vector, Mapping) else {"": vector}
+    sparse = named.get(SPARSE_VECTOR)
+    return StoredPoint(
+        id=str(point_id),
+        dense=[float(x) for x in named.get("") or ()],
+        sparse=SparseVector(tuple(int(i) for i in sparse.indices), tuple(float(v) for v in sparse.values))
+        if sparse is not None
+        else None,
+        payload=dict(payload or {}),
     )

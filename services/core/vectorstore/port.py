@@ -63,6 +63,17 @@ class ChunkPoint:
 
 
 @dataclass(frozen=True)
+class StoredPoint:
+    """A point exactly as the engine holds it (vectors and raw payload): what a backup carries from one
+    store to another, of either adapter, without re-embedding or re-deriving anything."""
+
+    id: str
+    dense: Sequence[float]
+    sparse: SparseVector | None
+    payload: Mapping[str, Any]
+
+
+@dataclass(frozen=True)
 class ScoredChunk:
     """A search hit: the stored chunk payload and its score (higher is better).
 
@@ -166,6 +177,12 @@ class VectorStore(Protocol):
 
     def scan(self, batch: int = 1000) -> Iterator[tuple[str, dict[str, Any]]]:
         """Every stored point (id, payload without the text), a page at a time: for the reconciler."""
+
+    def export_points(self, batch: int = 256) -> Iterator[StoredPoint]:
+        """Every stored point with its vectors and whole payload, a page at a time (for backups)."""
+
+    def import_points(self, points: Sequence[StoredPoint]) -> None:
+        """Insert or overwrite points exactly as exported (ensure_collection() first); idempotent by id."""
 
     def set_sparse_vectors(self, vectors: Mapping[str, SparseVector], model: str) -> None:
         """Give existing points (by id) a new sparse vector made by encoder `model`; dense vectors are untouched.

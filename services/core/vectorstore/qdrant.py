@@ -18,9 +18,10 @@ from services.core.vectorstore.payload import (
     SUMMARY_FIELDS,
     chunk_payload,
     scored_chunk,
+    stored_point,
 )
 from services.core.vectorstore.plan import RRF_K, RRF_WEIGHTS, Condition, MatchAny, Plan, plan
-from services.core.vectorstore.port import ChunkPoint, ScoredChunk, SearchQuery, SparseVector
+from services.core.vectorstore.port import ChunkPoint, ScoredChunk, SearchQuery, SparseVector, StoredPoint
 
 log = logging.getLogger(__name__)
 
@@ -85,7 +86,9 @@ class QdrantServerStore:
         with self._lock:
             sparse = self._has_sparse()
             batch = [
-                models.PointStruct(id=p.id, vector=_vectors(p, sparse), payload=chunk_payload(p, sparse))
+                models.PointStruct(
+                    id=p.id, vector=_vectors(p.vector, p.sparse, sparse), payload=chunk_payload(p, sparse)
+                )
                 for p in points
             ]
             self._client.upsert(self.collection, points=batch, wait=True)
@@ -173,6 +176,32 @@ class QdrantServerStore:
             yield from ((str(r.id), dict(r.payload or {})) for r in records)
             if offset is None:
                 return
+
+    def export_points(self, batch: int = 256) -> Iterator[StoredPoint]:
+        """Every point with its vectors and whole payload, a page at a time."""
+        offset: Any = None
+        while True:
+            with self._lock:
+                if not self._collection_exists():
+                    return
+                records, offset = self._client.scroll(
+                    self.collection, limit=batch, offset=offset, with_payload=True, with_vectors=True
+                )
+            yield from (stored_point(r.id, r.vector, r.payload) for r in records)
+            if offset is None:
+                return
+
+    def import_points(self, points: Sequence[StoredPoint]) -> None:
+        """Insert or overwrite points exactly as exported, by id, in one request."""
+        if not points:
+            return
+        with self._lock:
+            sparse = self._has_sparse()
+            batch = [
+                models.PointStruct(id=p.id, vector=_vectors(p.dense, p.sparse, sparse), payload=dict(p.payload))
+                for p in points
+            ]
+            self._client.upsert(self.collection, points=batch, wait=True)
 
     def set_sparse_vectors(self, vectors: Mapping[str, SparseVector], model: str) -> None:
         """Replace the sparse vector of existing points, by id, in one request; dense vectors are untouched."""
@@ -264,11 +293,11 @@ def _sparse(vector: SparseVector) -> models.SparseVector:
     return models.SparseVector(indices=list(vector.indices), values=[float(x) for x in vector.values])
 
 
-def _vectors(point: ChunkPoint, sparse_stored: bool) -> Any:
-    dense = [float(x) for x in point.vector]
-    if point.sparse is None or not sparse_stored:
-        return dense
-    return {"": dense, SPARSE_VECTOR: _sparse(point.sparse)}
+def _vectors(dense: Sequence[float], sparse: SparseVector | None, sparse_stored: bool) -> Any:
+    values = [float(x) for x in dense]
+    if sparse is None or not sparse_stored:
+        return values
+    return {"": values, SPARSE_VECTOR: _sparse(sparse)}
 
 
 def _filter(conditions: Sequence[Condition]) -> models.Filter | None:
