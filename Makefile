@@ -11,7 +11,7 @@ export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 export TOKENIZERS_PARALLELISM := false
 
-.PHONY: install system-deps web oidc-provider model run test lint typecheck pytest bench bench-ingest bench-retrieval bench-fusion bench-injection train-injection bench-security bench-gateway bench-grounding bench-web bench-openai eval clean
+.PHONY: install system-deps web oidc-provider model run test lint typecheck pytest bench bench-ingest bench-retrieval bench-fusion bench-injection train-injection bench-security bench-gateway bench-grounding bench-web bench-openai eval load clean
 
 install: $(STAMP)
 
@@ -113,6 +113,15 @@ bench-web: model web system-deps
 # The OpenAI-compatible endpoint: official SDK and LangChain cases against a live server; its overhead over /v1/chat.
 bench-openai: model
 	$(BIN)/python bench/openai_compat.py
+
+# Mixed users (Locust) for 10 minutes on each profile, with faults injected; reports under load-report/.
+# One profile: make load PROFILES=embedded; shorter: make load DURATION=120.
+PROFILES ?= embedded production
+DURATION ?= 600
+load: model system-deps
+	for profile in $(PROFILES); do \
+		$(BIN)/python bench/load.py --profile $$profile --duration $(DURATION) --faults --out load-report/$$profile || exit 1; \
+	done
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache web/node_modules web/dist tests/oidc/node_modules

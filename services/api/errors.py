@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import logging
 from typing import Any
 
@@ -9,6 +10,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
+from sqlalchemy.exc import InterfaceError, OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from services.core import errors
@@ -43,6 +45,8 @@ STATUS_BY_ERROR: dict[type[errors.StewardError], int] = {
     errors.Overloaded: 429,
     errors.QuotaExceeded: 429,
     errors.QuotaUnavailable: 503,
+    errors.DatabaseUnavailable: 503,
+    errors.StorageUnavailable: 503,
     errors.ConfigurationError: 500,
     errors.AuditChainBroken: 500,
 }
@@ -126,6 +130,8 @@ async def _steward_error(request: Request, exc: Exception) -> JSONResponse:
         | errors.Overloaded
         | errors.QuotaExceeded
         | errors.QuotaUnavailable
+        | errors.DatabaseUnavailable
+        | errors.StorageUnavailable
         | errors.TooManyFailedLogins,
     ):
         headers["Retry-After"] = str(exc.retry_after_s)
@@ -173,6 +179,32 @@ async def _http_error(request: Request, exc: Exception) -> JSONResponse:
     return JSONResponse(error_body(code, str(exc.detail)), status_code=exc.status_code, headers=exc.headers)
 
 
+# Storage faults a retry can outlive: the disk full, a quota reached, the folder remounted read-only.
+STORAGE_ERRNOS = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EROFS})
+
+
+def infrastructure_error(exc: Exception) -> errors.StewardError | None:
+    """The typed error for a fault of the machinery under Steward (database, disk), or None for a bug."""
+    if isinstance(exc, OSError) and exc.errno in STORAGE_ERRNOS:
+        return errors.StorageUnavailable(f"the data folder cannot be written ({exc.strerror}); nothing was kept")
+    if isinstance(exc, OperationalError | InterfaceError):
+        detail = str(exc.orig or exc).lower()
+        if "disk is full" in detail or "readonly" in detail or "read-only" in detail:
+            return errors.StorageUnavailable(
+                "the database cannot be written (disk full or read-only); nothing was kept"
+            )
+        return errors.DatabaseUnavailable("the database is unreachable or restarting; nothing was kept, retry shortly")
+    return None
+
+
+async def _infrastructure_error(request: Request, exc: Exception) -> JSONResponse:
+    typed = infrastructure_error(exc)
+    if typed is None:
+        return await _unexpected_error(request, exc)
+    log.warning("%s: %s", typed.code, exc)
+    return await _steward_error(request, typed)
+
+
 async def _unexpected_error(request: Request, exc: Exception) -> JSONResponse:
     log.exception("unhandled error", exc_info=exc)
     if _openai(request):
@@ -187,4 +219,7 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(errors.StewardError, _steward_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(StarletteHTTPException, _http_error)
+    app.add_exception_handler(OperationalError, _infrastructure_error)
+    app.add_exception_handler(InterfaceError, _infrastructure_error)
+    app.add_exception_handler(OSError, _infrastructure_error)
     app.add_exception_handler(Exception, _unexpected_error)

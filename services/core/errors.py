@@ -205,6 +205,21 @@ class QueueUnavailable(StewardError):
     retry_after_s = 10
 
 
+class DatabaseUnavailable(StewardError):
+    """The database dropped the connection or refused the write (restarting, failing over, or its disk is full
+    or read-only); the transaction was rolled back, so the client can simply retry."""
+
+    code = "database_unavailable"
+    retry_after_s = 5
+
+
+class StorageUnavailable(StewardError):
+    """The data folder cannot be written (disk full, quota reached, mounted read-only); nothing was kept."""
+
+    code = "storage_unavailable"
+    retry_after_s = 30
+
+
 class ConfigurationError(StewardError):
     code = "configuration_error"
 

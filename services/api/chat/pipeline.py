@@ -6,6 +6,7 @@ so they keep their HTTP status; after that every outcome is an event.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import AsyncIterator
 
 from fastapi.concurrency import run_in_threadpool
@@ -16,10 +17,13 @@ from services.api.chat.plan import Answer, ChatPlan
 from services.api.chat.planning import Planner
 from services.api.chat.recording import Recorder
 from services.api.chat.schemas import ChatRequest, ChatResponse, Citation, PassageOut, UsageOut
+from services.api.errors import infrastructure_error
 from services.core.access.principals import Caller
 from services.core.answers.citations import CitableDocument, CitationBook, locations
 from services.core.errors import StewardError
 from services.core.llm.prompt import PROMPT_VERSION
+
+log = logging.getLogger(__name__)
 
 
 class ChatService:
@@ -38,6 +42,7 @@ class ChatService:
         sources = [citation(number, document) for number, document in sorted(plan.context.items())]
         yield Meta(plan.conversation_id, sources)
         answer = Answer(CitationBook(plan.context))
+        settled = False  # the unused token charge given back (once)
         try:
             if plan.prompt is None:
                 answer.mode = "refused" if plan.refused else "not_found"
@@ -46,15 +51,30 @@ class ChatService:
             else:
                 async for event in self._generator.generate(plan, answer):
                     yield event
-        except StewardError as exc:
+            citations = [citation(number, document) for number, document in answer.book.citations()]
             await run_in_threadpool(self._recorder.settle, plan, answer)
-            await run_in_threadpool(self._recorder.failed, plan)
-            yield Failed(exc)
+            settled = True
+            message_id = await run_in_threadpool(self._recorder.answered, plan, answer, citations)
+        except Exception as exc:
+            # The response is a 200 already: a failure, the model's or the database's going away mid-answer,
+            # ends the stream with an `error` event rather than a cut connection.
+            typed = exc if isinstance(exc, StewardError) else infrastructure_error(exc)
+            if typed is None:
+                raise
+            await self._record_failure(plan, answer, settle=not settled)
+            yield Failed(typed)
             return
-        citations = [citation(number, document) for number, document in answer.book.citations()]
-        await run_in_threadpool(self._recorder.settle, plan, answer)
-        message_id = await run_in_threadpool(self._recorder.answered, plan, answer, citations)
         yield Done(response(plan, answer, citations, message_id))
+
+    async def _record_failure(self, plan: ChatPlan, answer: Answer, *, settle: bool) -> None:
+        try:
+            if settle:
+                await run_in_threadpool(self._recorder.settle, plan, answer)
+            await run_in_threadpool(self._recorder.failed, plan)
+        except Exception as exc:  # the database that failed the answer may fail its record too
+            if infrastructure_error(exc) is None:
+                raise
+            log.warning("could not record the failed answer of conversation %s: %s", plan.conversation_id, exc)
 
 
 def citation(number: int, document: CitableDocument) -> Citation:
