@@ -118,9 +118,11 @@ bench-openai: model
 # One profile: make load PROFILES=embedded; shorter: make load DURATION=120.
 PROFILES ?= embedded production
 DURATION ?= 600
+API_KILLS ?= 4
 load: model system-deps
 	for profile in $(PROFILES); do \
-		$(BIN)/python bench/load.py --profile $$profile --duration $(DURATION) --faults --out load-report/$$profile || exit 1; \
+		$(BIN)/python bench/load.py --profile $$profile --duration $(DURATION) --faults --api-kills $(API_KILLS) \
+			--out load-report/$$profile || exit 1; \
 	done
 
 clean:

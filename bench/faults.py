@@ -241,12 +241,12 @@ class FaultLog:
         return sorted(worst.items())
 
 
-def schedule(stack: Stack, duration_s: float, profile: str) -> list[Fault]:
-    """The faults of one run, spread over its middle so each recovery is seen under load."""
-    faults = [
-        Fault("api_sigkill", 0.15 * duration_s, stack.kill_api),
-        Fault("vllm_sigkill", 0.35 * duration_s, stack.kill_llm),
-        Fault("api_sigkill", 0.6 * duration_s, stack.kill_api),
+def schedule(stack: Stack, duration_s: float, profile: str, api_kills: int = 2) -> list[Fault]:
+    """The faults of one run, spread over its middle so each recovery is seen under load. The API kills (its
+    in-process worker with it, mid-ingestion) are spread evenly over the run's middle 80%."""
+    faults = [Fault("vllm_sigkill", 0.35 * duration_s, stack.kill_llm)]
+    faults += [
+        Fault("api_sigkill", duration_s * (0.1 + 0.8 * (k + 0.5) / api_kills), stack.kill_api) for k in range(api_kills)
     ]
     if profile == "production":
         faults += [

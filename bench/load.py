@@ -56,8 +56,13 @@ STEWARD = str(Path(sys.executable).parent / "steward")
 PROBE_DOCUMENTS = 24
 
 
+LINES: list[str] = []  # every figure printed, for the Markdown summary beside the HTML report
+
+
 def emit(name: str, value: float | int | str) -> None:
-    print(f"{name}={value:.3f}" if isinstance(value, float) else f"{name}={value}", flush=True)
+    line = f"{name}={value:.3f}" if isinstance(value, float) else f"{name}={value}"
+    LINES.append(line)
+    print(line, flush=True)
 
 
 def headers() -> dict[str, str]:
@@ -204,6 +209,7 @@ def main() -> None:
     parser.add_argument("--duration", type=int, default=600, help="seconds of load")
     parser.add_argument("--faults", action="store_true", help="inject the fault schedule during the load")
     parser.add_argument("--idle-chats", type=int, default=8)
+    parser.add_argument("--api-kills", type=int, default=2, help="SIGKILLs of the API process and its worker")
     parser.add_argument("--disk-mb", type=int, default=1024, help="size of the data disk the disk faults fill")
     parser.add_argument("--out", type=Path, default=None, help="report folder (default: a new temporary folder)")
     args = parser.parse_args()
@@ -275,7 +281,7 @@ def run(args: argparse.Namespace, workdir: Path, out: Path, llm: Any, url: str, 
                 stdout=(workdir / "locust.log").open("wb"),
                 stderr=subprocess.STDOUT,
             )
-            faults: list[Fault] = schedule(stack, args.duration, args.profile) if args.faults else []
+            faults: list[Fault] = schedule(stack, args.duration, args.profile, args.api_kills) if args.faults else []
             injector = threading.Thread(target=log.run, args=(faults,), daemon=True)
             injector.start()
             time.sleep(args.duration * 0.4)
@@ -300,6 +306,8 @@ def run(args: argparse.Namespace, workdir: Path, out: Path, llm: Any, url: str, 
     emit("failures", int(aggregated.get("Failure Count", 0)))
     emit("status_500", sum(n for status, n in statuses.items() if status.startswith("5") and status != "503"))
     emit("status_429", int(statuses.get("429", 0)))
+    # Connection refused while the API process was down (one replica here; a load balancer hides it).
+    emit("unreachable", int(statuses.get("0", 0)))
     emit("status_503", int(statuses.get("503", 0)))
     emit("stream_errors", sum(n for status, n in statuses.items() if status.startswith("stream-error")))
     emit("broken_streams", int(statuses.get("broken-stream", 0)) + int(statuses.get("stream-without-end", 0)))
@@ -321,6 +329,12 @@ def run(args: argparse.Namespace, workdir: Path, out: Path, llm: Any, url: str, 
     emit("chunks_drift", int(drift.get("drift", -1)))
     emit("audit_verify", "ok" if audit.get("ok") else f"broken: {audit}")
     emit("report", str(out / "report.html"))
+    faults = "\n".join(f"- {name}: working again after {seconds:.1f} s" for name, seconds in log.done)
+    (out / "summary.md").write_text(
+        f"# Load run: {args.profile} profile, {args.users} users, {args.duration} s\n\n"
+        f"Charts of latency and throughput over time: [report.html](report.html) (Locust).\n\n"
+        f"## Figures\n\n```\n" + "\n".join(LINES) + "\n```\n\n## Faults, in order\n\n" + (faults or "none") + "\n"
+    )
     print(f"# logs: {workdir}", file=sys.stderr)
 
 
