@@ -108,7 +108,10 @@ class DataDisk:
         subprocess.run(["mount", "-o", "remount,ro,bind", str(self.path)], check=True)
 
     def writable(self) -> None:
-        subprocess.run(["umount", str(self.path)], check=True)  # the read-only bind mount
+        """Writable again, as a remount would make it: files opened meanwhile become writable too (the bind
+        mount turns read-write), and new ones open on the disk below once the bind mount is detached."""
+        subprocess.run(["mount", "-o", "remount,rw,bind", str(self.path)], check=True)
+        subprocess.run(["umount", "--lazy", str(self.path)], check=True)
 
     def unmount(self) -> None:
         if self.mounted:

@@ -25,7 +25,18 @@ def make_engine(url: str) -> Engine:
     engine = create_engine(url, **kwargs)
     if url.startswith("sqlite"):
         event.listen(engine, "connect", _sqlite_pragmas)
+        event.listen(engine, "handle_error", _sqlite_stale_connection)
     return engine
+
+
+# A connection SQLite opened while the disk was read-only stays read-only after the disk is writable again, and
+# one that met an I/O error may not recover: treat either as a lost connection, so the pool opens fresh ones.
+SQLITE_STALE = ("attempt to write a readonly database", "disk i/o error")
+
+
+def _sqlite_stale_connection(context: Any) -> None:
+    if any(sign in str(context.original_exception).lower() for sign in SQLITE_STALE):
+        context.is_disconnect = True
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
