@@ -17,6 +17,7 @@ from fastapi.concurrency import run_in_threadpool
 
 from services.api.audit.router import principals_router
 from services.api.audit.router import router as audit_router
+from services.api.backups.router import router as backups_router
 from services.api.chat.generation import Generator
 from services.api.chat.pipeline import ChatService
 from services.api.chat.planning import Planner, PlanningConfig
@@ -149,6 +150,7 @@ def create_app(settings: Settings | None = None, *, background: Sequence[Backgro
         documents_router,
         jobs_router,
         index_router,
+        backups_router,
         keys_router,
         search_router,
         chat_router,

@@ -32,6 +32,7 @@ STATUS_BY_ERROR: dict[type[errors.StewardError], int] = {
     errors.ModelNotFound: 404,
     errors.TooManyFailedLogins: 429,
     errors.Conflict: 409,
+    errors.BackupError: 409,
     errors.PayloadTooLarge: 413,
     errors.UnsupportedFormat: 415,
     errors.InvalidInput: 422,

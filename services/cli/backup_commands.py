@@ -11,12 +11,16 @@ from typing import TYPE_CHECKING
 
 import click
 
-from services.cli.context import load_settings
+from services.cli.context import client_for, load_settings
 from services.core.errors import StewardError
 from services.core.settings import Settings
 
 if TYPE_CHECKING:
     from services.core.backup import Stores
+
+
+class IndexInUse(click.ClickException):
+    """The embedded vector shard is held by a running server (Qdrant Edge admits one process)."""
 
 
 @contextmanager
@@ -31,7 +35,7 @@ def _stores(settings: Settings) -> Iterator[Stores]:
         store = build_vector_store(settings)
     except Exception as exc:  # Qdrant Edge: the running server holds the shard's exclusive lock
         engine.dispose()
-        raise click.ClickException(
+        raise IndexInUse(
             f"cannot open the vector index ({exc}). In the embedded profile only one process may hold it: "
             "stop `steward serve` first"
         ) from exc
@@ -54,20 +58,45 @@ def _stores(settings: Settings) -> Iterator[Stores]:
 
 @click.command()
 @click.argument("path", required=False, type=click.Path(dir_okay=False, path_type=Path))
-def backup(path: Path | None) -> None:
+@click.option("--url", default=None, help="The running server to ask when it holds the index (default $STEWARD_URL).")
+@click.option("--api-key", default=None, help="Admin API key for --url (default $STEWARD_API_KEY).")
+def backup(path: Path | None, url: str | None, api_key: str | None) -> None:
     """Write the database, vector index, uploaded files and policies to one archive (PATH, default
-    steward-backup-<UTC time>.tar.gz). Safe while a production-profile Steward runs; in the embedded profile
-    stop `steward serve` first (its vector shard admits one process)."""
+    steward-backup-<UTC time>.tar.gz). Safe while Steward runs. In the embedded profile the running server holds
+    the vector index, so it is asked to write the backup into its own backup folder (<data dir>/backups)."""
     from services.core.backup import create_backup
 
-    target = path or Path(f"steward-backup-{datetime.now(UTC):%Y%m%dT%H%M%SZ}.tar.gz")
+    stamp = f"steward-backup-{datetime.now(UTC):%Y%m%dT%H%M%SZ}"
+    target = path or Path(f"{stamp}.tar.gz")
     settings = load_settings()
     try:
         with _stores(settings) as stores:
             report = create_backup(stores, target, steward_version=version("steward"))
+    except IndexInUse:
+        _backup_by_server(url, api_key, path.name.removesuffix(".tar.gz") if path else stamp)
+        return
     except StewardError as exc:
         raise click.ClickException(exc.message) from exc
     click.echo(report.summary())
+
+
+def _backup_by_server(url: str | None, api_key: str | None, name: str) -> None:
+    import httpx
+
+    from services.client import StewardError as ClientError
+
+    click.echo("the running server holds the vector index: asking it to write the backup", err=True)
+    client = client_for(url, api_key, timeout=3600)
+    try:
+        made = client.create_backup(name)
+    except (ClientError, httpx.HTTPError, OSError) as exc:
+        raise click.ClickException(f"the server could not write the backup: {exc}") from exc
+    finally:
+        client.close()
+    click.echo(
+        f"backup written by the server to {made.path} ({made.size_bytes / 1e6:.1f} MB): {made.documents} documents, "
+        f"{made.rows} rows, {made.points} vector points, {made.uploads} uploaded files, in {made.seconds:.1f} s"
+    )
 
 
 @click.command()

@@ -24,10 +24,11 @@ def load_settings() -> Settings:
         raise click.ClickException(f"invalid settings: {exc}") from exc
 
 
-def client_for(url: str | None, api_key: str | None) -> StewardClient:
+def client_for(url: str | None, api_key: str | None, timeout: float | None = None) -> StewardClient:
     """A client for the server at `url` ($STEWARD_URL), with `api_key` ($STEWARD_API_KEY, else the admin key)."""
     key = api_key or os.environ.get("STEWARD_API_KEY") or load_settings().admin_api_key.get_secret_value()
-    return StewardClient(url or os.environ.get("STEWARD_URL", DEFAULT_URL), key)
+    base_url = url or os.environ.get("STEWARD_URL", DEFAULT_URL)
+    return StewardClient(base_url, key) if timeout is None else StewardClient(base_url, key, timeout=timeout)
 
 
 @contextmanager

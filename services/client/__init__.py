@@ -20,6 +20,7 @@ from services.client.errors import (
     UnavailableError,
 )
 from services.client.models import (
+    Backup,
     ChatAnswer,
     ChatEvent,
     Citation,
@@ -48,6 +49,7 @@ from services.client.sync_client import StewardClient
 __all__ = [
     "AsyncStewardClient",
     "AuthenticationError",
+    "Backup",
     "ChatAnswer",
     "ChatEvent",
     "ChatOptions",

@@ -241,6 +241,20 @@ class IndexDrift(WireModel):
     examples: dict[str, list[str]] = {}
 
 
+class Backup(WireModel):
+    """A backup archive the server wrote into its backup folder (POST /v1/admin/backups)."""
+
+    name: str
+    path: str
+    size_bytes: int
+    created_at: datetime
+    documents: int | None = None
+    rows: int | None = None
+    points: int | None = None
+    uploads: int | None = None
+    seconds: float | None = None
+
+
 class Feedback(WireModel):
     id: str
     message_id: str

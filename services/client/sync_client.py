@@ -12,6 +12,7 @@ from typing_extensions import Unpack
 from services.client import calls
 from services.client.calls import Call, ChatOptions, Endpoint, FileInput, Filters, History
 from services.client.models import (
+    Backup,
     ChatAnswer,
     ChatEvent,
     Document,
@@ -208,6 +209,11 @@ class StewardClient:
     def repair_index(self) -> IndexDrift:
         """Repair every disagreement (admin key); returns what was found."""
         return calls.read(self._send(Call("POST", "/v1/admin/index/repair")), IndexDrift)
+
+    def create_backup(self, name: str | None = None) -> Backup:
+        """Have the server write a backup into its backup folder while it keeps serving (admin key)."""
+        body = {"name": name} if name else {}
+        return calls.read(self._send(Call("POST", "/v1/admin/backups", json=body)), Backup)
 
     def _send(self, call: Call) -> httpx.Response:
         return self._http.request(

@@ -11,6 +11,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 from click.testing import CliRunner
 from fastapi.testclient import TestClient
@@ -26,6 +27,7 @@ from services.server import create_app
 from tests.fixtures.documents import make_markdown
 from tests.support.api import issue_key, upload, wait_settled
 from tests.support.processes import postgres_database
+from tests.support.server import ServerThread
 from tests.support.settings import ADMIN_KEY, auth, make_settings
 
 REPO_POLICIES = Path(__file__).resolve().parents[2] / "policies" / "default"
@@ -43,7 +45,7 @@ QUERIES = ["how many days of paid leave do I get", "when are salaries paid", "VP
 MODES = ("dense", "sparse", "hybrid")
 
 
-def searches(client: TestClient, keys: dict[str, str]) -> dict[str, Any]:
+def searches(client: httpx.Client, keys: dict[str, str]) -> dict[str, Any]:
     """What every reader finds, in every mode: the observable state a restore must bring back."""
     seen: dict[str, Any] = {}
     for reader, key in keys.items():
@@ -58,7 +60,7 @@ def searches(client: TestClient, keys: dict[str, str]) -> dict[str, Any]:
     return seen
 
 
-def listing(client: TestClient) -> list[tuple[str, str, str]]:
+def listing(client: httpx.Client) -> list[tuple[str, str, str]]:
     response = client.get("/v1/documents", headers=auth(ADMIN_KEY))
     assert response.status_code == 200, response.text
     return sorted((d["id"], d["title"], d["status"]) for d in response.json()["documents"])
@@ -288,16 +290,47 @@ def test_a_backup_never_overwrites_a_file_and_leaves_nothing_when_it_fails(
     assert [p.name for p in tmp_path.iterdir()] == ["taken.tar.gz"]
 
 
-def test_the_embedded_backup_says_to_stop_the_server_while_it_holds_the_shard(
+def test_a_running_embedded_server_writes_the_backup_itself_and_it_restores(
     original: dict[str, Any], tmp_path: Path
 ) -> None:
+    # The embedded server holds the vector shard (one process may), so `steward backup` asks it over the API;
+    # the server keeps serving meanwhile.
+    settings = original["settings"]
+    with ServerThread(create_app(settings)) as server, httpx.Client(base_url=server.url, timeout=120) as client:
+        result = CliRunner().invoke(
+            cli,
+            ["backup", "--url", server.url, str(tmp_path / "live.tar.gz")],
+            env={**env_of(settings.data_dir, original["policies"]), "STEWARD_API_KEY": ADMIN_KEY},
+        )
+        assert result.exit_code == 0, result.output
+        assert "asking it to write the backup" in result.output and "3 documents" in result.output
+        listed = client.get("/v1/admin/backups", headers=auth(ADMIN_KEY)).json()["backups"]
+        assert [b["name"] for b in listed] == ["live.tar.gz"]
+        again = client.post("/v1/admin/backups", json={"name": "live"}, headers=auth(ADMIN_KEY))
+        assert again.status_code == 409 and "exists" in again.json()["error"]["message"]
+        bad = client.post("/v1/admin/backups", json={"name": "../escape"}, headers=auth(ADMIN_KEY))
+        assert bad.status_code == 422
+        reader = client.post("/v1/admin/backups", json={}, headers=auth(original["keys"]["hr"]))
+        assert reader.status_code == 403
+        assert searches(client, original["keys"]) == original["before"]  # still serving
+    archive = settings.data_dir / "backups" / "live.tar.gz"
+    data_dir, policies = tmp_path / "restored", tmp_path / "policies"
+    restored = CliRunner().invoke(cli, ["restore", str(archive)], env=env_of(data_dir, policies))
+    assert restored.exit_code == 0, restored.output
+    with TestClient(create_app(make_settings(data_dir, policies_dir=policies))) as client:
+        assert searches(client, original["keys"]) == original["before"]
+
+
+def test_with_the_index_held_and_no_server_to_ask_the_backup_says_so(original: dict[str, Any], tmp_path: Path) -> None:
     settings = original["settings"]
     holder = QdrantEdgeStore(settings.vector_dir, settings.collection)
     try:
         result = CliRunner().invoke(
-            cli, ["backup", str(tmp_path / "x.tar.gz")], env=env_of(settings.data_dir, original["policies"])
+            cli,
+            ["backup", "--url", "http://127.0.0.1:9", str(tmp_path / "x.tar.gz")],
+            env=env_of(settings.data_dir, original["policies"]),
         )
     finally:
         holder.close()
-    assert result.exit_code == 1 and "stop `steward serve` first" in result.output, result.output
+    assert result.exit_code == 1 and "the server could not write the backup" in result.output, result.output
     assert not (tmp_path / "x.tar.gz").exists()
