@@ -221,6 +221,8 @@ def main() -> None:
     workdir = Path(tempfile.mkdtemp(prefix=f"steward-load-{args.profile}-"))
     out = (args.out or workdir / "report").resolve()
     out.mkdir(parents=True, exist_ok=True)
+    for stale in ("uploads.jsonl", "statuses.json"):  # an earlier run's, in the same folder
+        (out / stale).unlink(missing_ok=True)
     cache_dir = default_cache_dir()
     llm = VLLMServer(
         build_servable_model(cache_dir), port=free_port(), cache_dir=cache_dir, log_path=workdir / "vllm.log"
