@@ -49,6 +49,7 @@ def _stores(settings: Settings) -> Iterator[Stores]:
                 "database": engine.dialect.name,
                 "vector_store": settings.vector_store,
                 "collection": settings.collection,
+                "embedding_model": settings.embedding_model,
             },
         )
     finally:

@@ -108,11 +108,12 @@ def archive(original: dict[str, Any], tmp_path_factory: pytest.TempPathFactory) 
     return target
 
 
-def test_the_archive_says_what_it_holds_and_verifies(archive: Path) -> None:
+def test_the_archive_says_what_it_holds_and_verifies(original: dict[str, Any], archive: Path) -> None:
     manifest = check_backup(archive)
     assert manifest.tables["documents"] == 3 and manifest.uploads == 3
     assert manifest.points == manifest.tables["chunks"] > 0
     assert manifest.source["database"] == "sqlite" and manifest.source["vector_store"] == "qdrant_edge"
+    assert manifest.source["embedding_model"] == original["settings"].embedding_model
     result = CliRunner().invoke(cli, ["restore", "--check", str(archive)])
     assert result.exit_code == 0 and "a sound backup" in result.output, result.output
 
@@ -239,8 +240,15 @@ def tampered(archive: Path, target: Path, member: str, change: Any) -> Path:
             lambda d: json.dumps({**json.loads(d), "schema_revision": "9999_from_the_future"}).encode(),
             "not one this Steward knows",
         ),
+        (
+            "manifest.json",
+            lambda d: json.dumps(
+                {**json.loads(d), "source": {**json.loads(d)["source"], "embedding_model": "another-encoder"}}
+            ).encode(),
+            "embedding model 'another-encoder'",
+        ),
     ],
-    ids=["edited-row", "missing-member", "bad-manifest", "newer-format", "unknown-schema"],
+    ids=["edited-row", "missing-member", "bad-manifest", "newer-format", "unknown-schema", "other-encoder"],
 )
 def test_a_damaged_or_foreign_archive_is_refused_before_anything_changes(
     archive: Path, tmp_path: Path, member: str, change: Any, message: str

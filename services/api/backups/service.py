@@ -53,6 +53,7 @@ def create(
                 "database": engine.dialect.name,
                 "vector_store": settings.vector_store,
                 "collection": settings.collection,
+                "embedding_model": settings.embedding_model,
             },
         )
         report = create_backup(stores, target, steward_version=version("steward"))

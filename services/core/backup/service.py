@@ -121,6 +121,7 @@ def restore_backup(stores: Stores, path: Path, *, replace: bool = False) -> Rest
                 f"the backup's schema revision {manifest.schema_revision!r} is not one this Steward knows: "
                 "restore it with the Steward version that made it, or a newer one"
             )
+        _require_same_encoder(manifest, stores)
         if not replace:
             _require_empty(stores)
         database.load(stores.engine, staging, manifest.schema_revision, manifest.tables)
@@ -134,6 +135,17 @@ def restore_backup(stores: Stores, path: Path, *, replace: bool = False) -> Rest
         repair=False
     )
     return RestoreReport(manifest, policies_changed, drift.as_dict(), (datetime.now(UTC) - started).total_seconds())
+
+
+def _require_same_encoder(manifest: Manifest, stores: Stores) -> None:
+    """Restored vectors are only searchable by the model that made them: a backup of another embedding model
+    is refused before anything changes (re-ingest its documents instead)."""
+    made_by, here = manifest.source.get("embedding_model"), stores.source.get("embedding_model")
+    if made_by and here and made_by != here:
+        raise BackupError(
+            f"the backup's vectors were made by the embedding model {made_by!r}, this installation uses {here!r}: "
+            "restore it into an installation with the same model"
+        )
 
 
 def _require_empty(stores: Stores) -> None:

@@ -35,12 +35,10 @@ def dump(store: VectorStore, staging: Path) -> tuple[int, int | None]:
 
 
 def clear(store: VectorStore) -> None:
-    """Remove every point, a page of ids at a time."""
-    page: list[str] = []
-    for point_id, _payload in store.scan():
-        page.append(point_id)
-    for start in range(0, len(page), 1000):
-        store.delete_points(page[start : start + 1000])
+    """Remove every point, a thousand ids at a time."""
+    ids = [point_id for point_id, _payload in store.scan()]
+    for start in range(0, len(ids), 1000):
+        store.delete_points(ids[start : start + 1000])
 
 
 def load(store: VectorStore, staging: Path, dimension: int | None, expected: int) -> int:
