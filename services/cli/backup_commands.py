@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import UTC, datetime
 from importlib.metadata import version
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -40,18 +39,7 @@ def _stores(settings: Settings) -> Iterator[Stores]:
             "stop `steward serve` first"
         ) from exc
     try:
-        yield Stores(
-            engine=engine,
-            vector_store=store,
-            uploads_dir=settings.uploads_dir,
-            policies_dir=settings.policies_dir,
-            source={
-                "database": engine.dialect.name,
-                "vector_store": settings.vector_store,
-                "collection": settings.collection,
-                "embedding_model": settings.embedding_model,
-            },
-        )
+        yield Stores.of(settings, engine=engine, vector_store=store)
     finally:
         store.close()
         engine.dispose()
@@ -65,9 +53,9 @@ def backup(path: Path | None, url: str | None, api_key: str | None) -> None:
     """Write the database, vector index, uploaded files and policies to one archive (PATH, default
     steward-backup-<UTC time>.tar.gz). Safe while Steward runs. In the embedded profile the running server holds
     the vector index, so it is asked to write the backup into its own backup folder (<data dir>/backups)."""
-    from services.core.backup import create_backup
+    from services.core.backup import create_backup, default_name
 
-    stamp = f"steward-backup-{datetime.now(UTC):%Y%m%dT%H%M%SZ}"
+    stamp = default_name()
     target = path or Path(f"{stamp}.tar.gz")
     settings = load_settings()
     try:

@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from services.api.backups.schemas import BackupOut
 from services.core import audit
 from services.core.access.principals import Caller
-from services.core.backup import BackupReport, Stores, create_backup
+from services.core.backup import BackupReport, Stores, create_backup, default_name
 from services.core.db.session import session_scope
 from services.core.errors import Conflict
 from services.core.settings import Settings
@@ -37,25 +37,13 @@ def create(
 ) -> BackupOut:
     """Write a backup into the server's backup folder (admin); one at a time, audited."""
     principal.require_role("admin")
-    stem = name or f"steward-backup-{datetime.now(UTC):%Y%m%dT%H%M%SZ}"
+    stem = name or default_name()
     target = folder(settings) / f"{stem}{SUFFIX}"
     if not _one_at_a_time.acquire(blocking=False):
         raise Conflict("a backup is being written already; try again when it is done")
     try:
         target.parent.mkdir(parents=True, exist_ok=True)
-        engine = sessions.kw["bind"]
-        stores = Stores(
-            engine=engine,
-            vector_store=vector_store,
-            uploads_dir=settings.uploads_dir,
-            policies_dir=settings.policies_dir,
-            source={
-                "database": engine.dialect.name,
-                "vector_store": settings.vector_store,
-                "collection": settings.collection,
-                "embedding_model": settings.embedding_model,
-            },
-        )
+        stores = Stores.of(settings, engine=sessions.kw["bind"], vector_store=vector_store)
         report = create_backup(stores, target, steward_version=version("steward"))
     finally:
         _one_at_a_time.release()

@@ -11,6 +11,7 @@ from services.core.backup.service import (
     Stores,
     check_backup,
     create_backup,
+    default_name,
     restore_backup,
 )
 from services.core.errors import BackupError
@@ -24,5 +25,6 @@ __all__ = [
     "Stores",
     "check_backup",
     "create_backup",
+    "default_name",
     "restore_backup",
 ]

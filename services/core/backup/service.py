@@ -15,6 +15,7 @@ from services.core.backup.archive import Manifest
 from services.core.db.session import make_session_factory
 from services.core.errors import BackupError
 from services.core.jobs.reconcile import Reconciler
+from services.core.settings import Settings
 from services.core.vectorstore import VectorStore
 
 UPLOADS = "uploads"
@@ -32,6 +33,28 @@ class Stores:
     # How the installation is set up ({"database": "sqlite", "vector_store": "qdrant_edge", ...}): recorded in
     # the manifest so a reader knows where a backup came from.
     source: dict[str, str] = field(default_factory=dict)
+
+    @classmethod
+    def of(cls, settings: Settings, *, engine: Engine, vector_store: VectorStore) -> Stores:
+        """An installation's stores as its settings place them; the source recorded is what a restore checks
+        (the embedding model) and what a reader of the manifest wants to know."""
+        return cls(
+            engine=engine,
+            vector_store=vector_store,
+            uploads_dir=settings.uploads_dir,
+            policies_dir=settings.policies_dir,
+            source={
+                "database": engine.dialect.name,
+                "vector_store": settings.vector_store,
+                "collection": settings.collection,
+                "embedding_model": settings.embedding_model,
+            },
+        )
+
+
+def default_name() -> str:
+    """A backup's file name stem when none is given: steward-backup-<UTC time>."""
+    return f"steward-backup-{datetime.now(UTC):%Y%m%dT%H%M%SZ}"
 
 
 @dataclass(frozen=True)
