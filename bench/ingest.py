@@ -11,6 +11,11 @@ uploaded through the API one file after another while one worker ingests, timed 
 last document ready: `short_docs_pipeline_vs_encode_ratio`, against the same baseline. Prints one `name=value`
 per line.
 
+Each run also accounts for the cores: the CPU seconds of every process (`*_cpu_s`), of the encoder replica
+processes alone (`*_encoder_cpu_s`) and of everything else (`*_other_cpu_s`), and `*_ceiling_ratio`, the ratio
+the cores would allow if the encoder spent no more CPU a passage than in the baseline: the work that is not
+encoding, on the same cores, caps the ratio whatever the scheduling.
+
     python bench/ingest.py [--docs 300] [--short-docs 600] [--only-short]
 """
 
@@ -22,6 +27,7 @@ import random
 import sys
 import tempfile
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
@@ -134,6 +140,39 @@ def short_corpus(count: int, seed: int = 11) -> list[tuple[str, bytes]]:
     return files
 
 
+def cpu_seconds(pids: list[int]) -> float:
+    """User + system CPU time so far of these processes (all their threads), from /proc; 0 for one that ended."""
+    total = 0.0
+    for pid in pids:
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+        except OSError:
+            continue
+        total += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    return total
+
+
+def child_pids() -> list[int]:
+    """This process's living children (encoder replicas, the parsing helper)."""
+    mine = str(os.getpid())
+    found = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            if stat.read_text().rpartition(")")[2].split()[1] == mine:
+                found.append(int(stat.parent.name))
+        except OSError:
+            continue
+    return found
+
+
+@dataclass(frozen=True)
+class PipelineRun:
+    seconds: float
+    texts: list[str]
+    cpu_s: float  # every process of the run: API, worker threads, encoder replicas, parsing helper
+    encoder_cpu_s: float  # the encoder replica processes alone (0 when they run inside the API process)
+
+
 def upload(client: TestClient, filename: str, data: bytes) -> None:
     response = client.post(
         "/v1/documents",
@@ -144,15 +183,14 @@ def upload(client: TestClient, filename: str, data: bytes) -> None:
     assert response.status_code == 202, response.text
 
 
-def run_pipeline(
-    files: list[tuple[str, bytes]], workers: int, *, upload_while_ingesting: bool = False
-) -> tuple[float, list[str]]:
+def run_pipeline(files: list[tuple[str, bytes]], workers: int, *, upload_while_ingesting: bool = False) -> PipelineRun:
     """Queue every file, then time `workers` Celery workers (default threads each) until all are ready; or, with
     `upload_while_ingesting`, start the workers first and time from the first upload, one file after another
     through the API as an admin would, to the last document ready.
 
-    Returns (seconds, embedded texts). The embedded shard has one owner, so a second worker runs in the
-    same process, sharing the shard and the embedder, each with its own consumer, as two would in production.
+    Returns the seconds, the embedded texts and the CPU time spent meanwhile. The embedded shard has one owner, so
+    a second worker runs in the same process, sharing the shard and the embedder, each with its own consumer, as
+    two would in production.
     """
     with tempfile.TemporaryDirectory(prefix="steward-bench-") as data_dir:
         settings = Settings(
@@ -171,6 +209,9 @@ def run_pipeline(
             # just as loading the model is not part of the encode baseline.
             for worker in pool:
                 worker.warm()
+            processes = [os.getpid(), *child_pids()]
+            encoders = runtime.embedder.process_ids
+            cpu_before, encoder_cpu_before = cpu_seconds(processes), cpu_seconds(encoders)
             started = time.perf_counter()
             for worker in pool:
                 worker.start()
@@ -185,6 +226,8 @@ def run_pipeline(
                         break
                     time.sleep(0.05)
                 elapsed = time.perf_counter() - started
+                cpu_s = cpu_seconds(processes) - cpu_before
+                encoder_cpu_s = cpu_seconds(encoders) - encoder_cpu_before
             finally:
                 for worker in pool:
                     worker.stop()
@@ -196,20 +239,28 @@ def run_pipeline(
                     select(Document.title, Chunk).join(Chunk, Chunk.document_id == Document.id)
                 ).all()
                 texts = [embedding_text(title, chunk) for title, chunk in rows]  # type: ignore[arg-type]
-    return elapsed, texts
+    return PipelineRun(elapsed, texts, cpu_s, encoder_cpu_s)
 
 
-def raw_encode(texts: list[str], batch_size: int) -> float:
+def raw_encode(texts: list[str], batch_size: int) -> tuple[float, float]:
     """The baseline: the pipeline's own encoder set-up (the same replicas, one thread each, the same passes)
-    fed every text at once, with no parsing, queue, database or vector store around it."""
+    fed every text at once, with no parsing, queue, database or vector store around it. Returns the seconds and
+    the CPU time the encoder spent."""
     from services.core.embedding.dense import Embedder
 
     settings = Settings()
-    embedder = Embedder(settings.embedding_model, batch_size, settings.embedding_replicas)
+    embedder = Embedder(
+        settings.embedding_model, batch_size, settings.embedding_replicas, processes=settings.embedding_processes
+    )
     embedder.embed(texts[: batch_size * embedder.replicas])  # warm-up, as the pipeline's replicas are warm too
+    encoders = embedder.process_ids or [os.getpid()]
+    cpu_before = cpu_seconds(encoders)
     started = time.perf_counter()
     embedder.embed(texts)
-    return time.perf_counter() - started
+    elapsed = time.perf_counter() - started
+    cpu_s = cpu_seconds(encoders) - cpu_before
+    embedder.close()
+    return elapsed, cpu_s
 
 
 def main() -> None:
@@ -235,14 +286,27 @@ def main() -> None:
         elif workers == 1:
             print(f"documents={len(corpus_files)}")
             print(f"formats={len({name.rsplit('.', 1)[1] for name, _ in corpus_files})}")
-        seconds, texts = run_pipeline(corpus_files, workers, upload_while_ingesting=uploading)
-        raw_s = raw_encode(texts, batch_size)
+        run = run_pipeline(corpus_files, workers, upload_while_ingesting=uploading)
+        seconds, texts = run.seconds, run.texts
+        raw_s, raw_cpu_s = raw_encode(texts, batch_size)
         passages = len(texts)
         print(f"{prefix}_passages={passages}")
         print(f"{prefix}_seconds={seconds:.2f}")
         print(f"{prefix}_passages_per_s={passages / seconds:.1f}")
         print(f"{baseline}_passages_per_s={passages / raw_s:.1f}")
         print(f"{prefix}_vs_encode_ratio={raw_s / seconds:.3f}")
+        # Where the cores went (CPU seconds, every process of the run). With the encoder in processes of its own,
+        # `other` is everything but encoding: uploads, Celery, the database, leases, parsing, the injection scan.
+        print(f"{prefix}_cpu_s={run.cpu_s:.1f}")
+        print(f"{baseline}_cpu_s={raw_cpu_s:.1f}")
+        if run.encoder_cpu_s:
+            other_s = run.cpu_s - run.encoder_cpu_s
+            print(f"{prefix}_encoder_cpu_s={run.encoder_cpu_s:.1f}")
+            print(f"{prefix}_other_cpu_s={other_s:.1f}")
+            # The encoder's CPU a passage in the pipeline against the baseline's (small passes, other work between).
+            print(f"{prefix}_encoder_cpu_vs_baseline={run.encoder_cpu_s / raw_cpu_s:.2f}")
+            # The best ratio these cores allow with that other work, if the encoder were as efficient as alone.
+            print(f"{prefix}_ceiling_ratio={raw_cpu_s / (raw_cpu_s + other_s):.3f}")
         sys.stdout.flush()
 
 

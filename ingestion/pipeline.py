@@ -163,9 +163,12 @@ class Ingestor:
         self._refresh_sparse(claim, reused, stored)
         self._embed(claim, title, fresh)
 
-        self._leases.renew(claim, "indexing", PROGRESS["indexing"], force=True)
         # Vanished chunks go before the commit: a crash in between leaves the document unfinished, and the
         # next attempt (which reuses every stored vector) completes it; never a ready document with extras.
+        # Deleting on a lost lease would remove another worker's vectors, so the lease is checked first; with
+        # nothing to delete (every first version) `_finish` checks it anyway, and a transaction a document is
+        # saved (short documents are mostly such bookkeeping: docs/ingestion.md).
+        self._leases.renew(claim, "indexing", PROGRESS["indexing"], force=bool(stale))
         self._store.delete_points(stale)
         outcome = Outcome("ready", embedded=len(fresh), reused=len(reused), removed=len(stale))
         return self._finish(claim, title, planned, outcome)

@@ -78,7 +78,12 @@ class Runtime:
         sessions = make_session_factory(engine)
         with session_scope(sessions) as session:
             ensure_bootstrap_admin(session)
-        embedder = Embedder(settings.embedding_model, settings.embedding_batch_size, settings.embedding_replicas)
+        embedder = Embedder(
+            settings.embedding_model,
+            settings.embedding_batch_size,
+            settings.embedding_replicas,
+            processes=settings.embedding_processes,
+        )
         injection_model = InjectionModel.load()
         screen = ModelScreen(injection_model, embedder.embed, embedder.embed_query)
         batcher = EmbeddingBatcher(embedder)
@@ -138,6 +143,7 @@ class Runtime:
             self.oidc.close()
         self.audit_writer.close()
         self.embedding_batcher.close()
+        self.embedder.close()
         self.vector_store.close()
         self.quotas.close()
         self.engine.dispose()

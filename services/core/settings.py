@@ -157,6 +157,9 @@ class Settings(BaseSettings):
     embedding_batch_size: int = Field(default=32, ge=1, le=1024)
     # Single-threaded copies of the model encoding side by side; 0 means one per core (at most 4).
     embedding_replicas: int = Field(default=0, ge=0, le=16)
+    # Each replica in a process of its own, so the API's and the workers' Python threads do not stall its forward
+    # passes on the GIL (services/core/embedding/replica.py); off keeps them in this process (quicker to start).
+    embedding_processes: bool = True
 
     # Chunking and retrieval
     # Sized in the embedding model's tokens, context prefix (title / heading path) included.

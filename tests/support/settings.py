@@ -19,6 +19,10 @@ def make_settings(data_dir: Path, **overrides: Any) -> Settings:
         "llm_base_url": f"http://127.0.0.1:{free_port()}/v1",
         "llm_manage_server": False,
         "broker_poll_interval_s": 0.1,
+        # Test apps keep the encoder in their own process: a replica process costs seconds to start, and the
+        # suite builds many apps. Replica processes are tested in tests/core/test_embedding_replicas.py, and
+        # every `steward serve` and `steward worker` the e2e and worker tests start runs them (the default).
+        "embedding_processes": False,
     }
     values.update(overrides)
     return Settings(**values)

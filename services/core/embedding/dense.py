@@ -10,8 +10,8 @@ from collections import OrderedDict
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Any
 
+from services.core.embedding.replica import ProcessReplica, Replica, ThreadReplica
 from services.core.errors import ConfigurationError
 
 # Replicas when the setting says "auto" (0): one per core, but no more than this.
@@ -35,7 +35,8 @@ def resolve_model_path(name: str) -> str:
 
 
 class Embedder:
-    """Sentence embeddings on the CPU from `replicas` single-threaded copies of one model.
+    """Sentence embeddings on the CPU from `replicas` single-threaded copies of one model, each in a process of
+    its own (`processes`, what a server runs: replica.py says why) or in this one.
 
     Measured here (bench/ingest.py and docs/ingestion.md): two single-threaded encoders side by side beat one
     encoder spread over two threads, and they keep going when another thread (a request, a parser)
@@ -43,28 +44,35 @@ class Embedder:
     tokenizer, which is not thread-safe, and its own lock.
     """
 
-    def __init__(self, model: str, batch_size: int = 32, replicas: int = 0) -> None:
-        os.environ.setdefault("HF_HUB_OFFLINE", "1")
-        import torch  # heavy: imported only when built
-        from sentence_transformers import SentenceTransformer
-
+    def __init__(self, model: str, batch_size: int = 32, replicas: int = 0, *, processes: bool = False) -> None:
         count = replicas or min(os.cpu_count() or 1, MAX_AUTO_REPLICAS)
-        if count > 1:
-            torch.set_num_threads(1)  # one core per replica; together they use them all
         path = resolve_model_path(model)
-        self._replicas = [SentenceTransformer(path, device="cpu") for _ in range(count)]
-        self._free: queue.Queue[Any] = queue.Queue()
+        self._replicas: list[Replica]
+        if processes:
+            # Started side by side: each imports torch and loads the weights in its own process.
+            with ThreadPoolExecutor(max_workers=count) as starting:
+                self._replicas = list(
+                    starting.map(lambda n: ProcessReplica(path, name=f"steward-encoder-{n}"), range(count))
+                )
+        else:
+            self._replicas = [ThreadReplica(path, single_thread=count > 1) for _ in range(count)]
+        self._free: queue.Queue[Replica] = queue.Queue()
         for replica in self._replicas:
             self._free.put(replica)
         self._passes = ThreadPoolExecutor(max_workers=count, thread_name_prefix="steward-encode")
         self.batch_size = batch_size
         self._recent: OrderedDict[str, list[float]] = OrderedDict()
         self._recent_lock = threading.Lock()
-        self.dimension = int(self._replicas[0].get_embedding_dimension() or 0)
+        self.dimension = self._replicas[0].dimension
 
     @property
     def replicas(self) -> int:
         return len(self._replicas)
+
+    @property
+    def process_ids(self) -> list[int]:
+        """The replica processes' ids (none when the replicas live in this process): what to watch or account."""
+        return [pid for replica in self._replicas if (pid := getattr(replica, "pid", None)) is not None]
 
     def embed(self, texts: Sequence[str]) -> list[list[float]]:
         """Normalised vectors, one per text, in order."""
@@ -102,13 +110,13 @@ class Embedder:
         """One forward pass on whichever replica is free (blocks until one is)."""
         replica = self._free.get()
         try:
-            encoded = replica.encode(
-                batch,
-                batch_size=self.batch_size,
-                normalize_embeddings=True,
-                convert_to_numpy=True,
-                show_progress_bar=False,
-            )
+            encoded = replica.encode(batch)
         finally:
             self._free.put(replica)
         return [vector.tolist() for vector in encoded]
+
+    def close(self) -> None:
+        """Stop the replica processes (nothing to do for replicas in this process)."""
+        self._passes.shutdown(wait=False)
+        for replica in self._replicas:
+            replica.close()

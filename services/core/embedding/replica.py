@@ -1,0 +1,170 @@
+"""One copy of the embedding model, in this process or in a process of its own.
+
+Why a process of its own: the model's forward pass gives the GIL back at every tensor operation and must take it
+again for the Python between them (each of MiniLM's twelve layers is a dozen Python calls). Any other thread of
+the process that runs Python (an upload, an ingestion task's bookkeeping, a search) then makes every one of
+those re-acquisitions wait up to a switch interval. Measured (bench/ingest.py's encoder, two replicas, passes of
+eight): 5.2 ms a text alone, 44 ms a text beside a single thread running Python, 8.2 ms beside a *process*
+running Python (a fair share of two cores). A replica process pays a pipe round trip a pass (texts in, a float32
+array out) and its own copy of the weights (about 90 MB).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import multiprocessing
+import os
+import threading
+from multiprocessing.connection import Connection
+from typing import Any, Protocol
+
+import numpy as np
+
+log = logging.getLogger(__name__)
+
+# Start-up (importing torch and loading the weights) on a busy machine; a replica slower than this is broken.
+START_TIMEOUT_S = 300.0
+
+
+class Replica(Protocol):
+    dimension: int
+
+    def encode(self, texts: list[str]) -> np.ndarray:
+        """Normalised vectors, one row per text, in order."""
+        ...
+
+    def close(self) -> None: ...
+
+
+def load_model(path: str, *, single_thread: bool) -> Any:
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    import torch  # heavy: imported only where a model lives
+    from sentence_transformers import SentenceTransformer
+
+    if single_thread:
+        torch.set_num_threads(1)  # one core per replica; together they use them all
+    return SentenceTransformer(path, device="cpu")
+
+
+def encode_with(model: Any, texts: list[str]) -> np.ndarray:
+    return np.asarray(
+        model.encode(
+            texts,
+            batch_size=max(len(texts), 1),
+            normalize_embeddings=True,
+            convert_to_numpy=True,
+            show_progress_bar=False,
+        ),
+        dtype=np.float32,
+    )
+
+
+class ThreadReplica:
+    """The model in this process (tests, or one replica on one core, where nothing would be gained)."""
+
+    def __init__(self, path: str, *, single_thread: bool) -> None:
+        self._model = load_model(path, single_thread=single_thread)
+        self.dimension = int(self._model.get_embedding_dimension() or 0)
+
+    def encode(self, texts: list[str]) -> np.ndarray:
+        return encode_with(self._model, texts)
+
+    def close(self) -> None:
+        pass
+
+
+def _serve(connection: Connection, path: str) -> None:
+    """The replica process: load the model, then encode each list of texts that arrives until told to stop.
+
+    An error while encoding goes back as the reply (the pass fails, the process lives on); the parent closing its
+    end, or dying, ends the loop."""
+    model = load_model(path, single_thread=True)
+    connection.send(("ready", int(model.get_embedding_dimension() or 0)))
+    while True:
+        try:
+            texts = connection.recv()
+        except (EOFError, OSError):
+            return
+        if texts is None:
+            return
+        try:
+            connection.send(("ok", encode_with(model, texts)))
+        except Exception as exc:  # reported to the caller, who raises it
+            connection.send(("error", f"{type(exc).__name__}: {exc}"))
+
+
+class ReplicaFailed(RuntimeError):
+    """The replica process died or answered with an error."""
+
+
+class ProcessReplica:
+    """The model in a child process of its own, spoken to over a pipe; one pass at a time (the caller's lock).
+
+    A replica that dies (killed, out of memory) is started again on the next pass, which then fails once with
+    `ReplicaFailed`: the ingestion task retries, a search answers 503."""
+
+    def __init__(self, path: str, *, name: str) -> None:
+        self._path = path
+        self._name = name
+        self._lock = threading.Lock()
+        self._process: Any = None
+        self._connection: Connection | None = None
+        self.dimension = self._start()
+
+    def _start(self) -> int:
+        context = multiprocessing.get_context("spawn")  # fork would copy this process's threads' locks
+        parent, child = context.Pipe()
+        process = context.Process(target=_serve, args=(child, self._path), name=self._name, daemon=True)
+        process.start()
+        child.close()
+        if not parent.poll(START_TIMEOUT_S):
+            process.kill()
+            raise ReplicaFailed(f"embedding replica {self._name} did not start within {START_TIMEOUT_S:.0f} s")
+        try:
+            _, dimension = parent.recv()
+        except EOFError:
+            raise ReplicaFailed(
+                f"embedding replica {self._name} exited while loading the model (code {process.exitcode})"
+            ) from None
+        self._process, self._connection = process, parent
+        return int(dimension)
+
+    def encode(self, texts: list[str]) -> np.ndarray:
+        with self._lock:
+            if self._connection is None:
+                self._start()
+            assert self._connection is not None
+            try:
+                self._connection.send(texts)
+                status, result = self._connection.recv()
+            except (EOFError, OSError) as exc:
+                code = self._process.exitcode if self._process is not None else None
+                self._discard()
+                log.error("embedding replica %s died (exit code %s); it starts again next pass", self._name, code)
+                raise ReplicaFailed(f"the embedding replica {self._name} died (exit code {code})") from exc
+        if status != "ok":
+            raise ReplicaFailed(f"the embedding replica {self._name} failed: {result}")
+        return result  # type: ignore[no-any-return]
+
+    def _discard(self) -> None:
+        if self._connection is not None:
+            self._connection.close()
+        if self._process is not None and self._process.is_alive():
+            self._process.kill()
+        if self._process is not None:
+            self._process.join(5)
+        self._process, self._connection = None, None
+
+    @property
+    def pid(self) -> int | None:
+        return self._process.pid if self._process is not None else None
+
+    def close(self) -> None:
+        with self._lock:
+            if self._connection is not None:
+                with contextlib.suppress(OSError):
+                    self._connection.send(None)
+            if self._process is not None:
+                self._process.join(5)
+            self._discard()
