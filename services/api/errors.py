@@ -48,6 +48,7 @@ STATUS_BY_ERROR: dict[type[errors.StewardError], int] = {
     errors.QuotaUnavailable: 503,
     errors.DatabaseUnavailable: 503,
     errors.StorageUnavailable: 503,
+    errors.EmbedderUnavailable: 503,
     errors.ConfigurationError: 500,
     errors.AuditChainBroken: 500,
 }
@@ -133,6 +134,7 @@ async def _steward_error(request: Request, exc: Exception) -> JSONResponse:
         | errors.QuotaUnavailable
         | errors.DatabaseUnavailable
         | errors.StorageUnavailable
+        | errors.EmbedderUnavailable
         | errors.TooManyFailedLogins,
     ):
         headers["Retry-After"] = str(exc.retry_after_s)

@@ -213,6 +213,13 @@ class DatabaseUnavailable(StewardError):
     retry_after_s = 5
 
 
+class EmbedderUnavailable(StewardError):
+    """An encoder replica died mid-pass (killed, out of memory); it is starting again, so the client can retry."""
+
+    code = "embedder_unavailable"
+    retry_after_s = 5
+
+
 class StorageUnavailable(StewardError):
     """The data folder cannot be written (disk full, quota reached, mounted read-only); nothing was kept."""
 

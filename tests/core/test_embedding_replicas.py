@@ -106,3 +106,30 @@ def _running(pid: int) -> bool:
     except OSError:
         return False
     return state != "Z"
+
+
+def test_a_search_while_its_replica_restarts_is_a_503_then_works(tmp_path: Path) -> None:
+    """What an app sees when the encoder dies under it: a clean 503 with Retry-After, then answers again."""
+    from fastapi.testclient import TestClient
+
+    from services.server import create_app
+    from tests.support.settings import ADMIN_KEY, auth, make_settings
+
+    settings = make_settings(tmp_path, embedding_processes=True, embedding_replicas=1)
+    with TestClient(create_app(settings), raise_server_exceptions=False) as client:
+        embedder = client.app.state.runtime.embedder  # type: ignore[attr-defined]
+        (pid,) = embedder.process_ids
+        query = {"query": "how long is parental leave", "mode": "dense"}
+        assert client.post("/v1/search", json=query, headers=auth(ADMIN_KEY)).status_code == 200
+        os.kill(pid, signal.SIGKILL)
+        refused = client.post(
+            "/v1/search", json={**query, "query": "what does the canteen serve"}, headers=auth(ADMIN_KEY)
+        )
+        assert refused.status_code == 503, refused.text
+        assert refused.json()["error"]["code"] == "embedder_unavailable"
+        assert int(refused.headers["Retry-After"]) > 0
+        again = client.post(
+            "/v1/search", json={**query, "query": "what does the canteen serve"}, headers=auth(ADMIN_KEY)
+        )
+        assert again.status_code == 200, again.text
+        assert embedder.process_ids not in ([pid], [])

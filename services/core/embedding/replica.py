@@ -21,6 +21,8 @@ from typing import Any, Protocol
 
 import numpy as np
 
+from services.core.errors import EmbedderUnavailable
+
 log = logging.getLogger(__name__)
 
 # Start-up (importing torch and loading the weights) on a busy machine; a replica slower than this is broken.
@@ -94,8 +96,8 @@ def _serve(connection: Connection, path: str) -> None:
             connection.send(("error", f"{type(exc).__name__}: {exc}"))
 
 
-class ReplicaFailed(RuntimeError):
-    """The replica process died or answered with an error."""
+class ReplicaFailed(EmbedderUnavailable):
+    """The replica process died or answered with an error (a 503 with Retry-After for an API client)."""
 
 
 class ProcessReplica:
@@ -142,7 +144,10 @@ class ProcessReplica:
                 code = self._process.exitcode if self._process is not None else None
                 self._discard()
                 log.error("embedding replica %s died (exit code %s); it starts again next pass", self._name, code)
-                raise ReplicaFailed(f"the embedding replica {self._name} died (exit code {code})") from exc
+                raise ReplicaFailed(
+                    f"the embedding replica {self._name} died (exit code {code}); "
+                    "it restarts with the next request, retry shortly"
+                ) from exc
         if status != "ok":
             raise ReplicaFailed(f"the embedding replica {self._name} failed: {result}")
         return result  # type: ignore[no-any-return]
