@@ -38,6 +38,7 @@ from fastapi.testclient import TestClient
 from pydantic import SecretStr
 from sqlalchemy import select
 
+from bench.cpu import children, cpu_seconds
 from ingestion.chunk_plan import embedding_text
 from ingestion.worker import InProcessWorker
 from services.core.db.models import Chunk, Document
@@ -140,31 +141,6 @@ def short_corpus(count: int, seed: int = 11) -> list[tuple[str, bytes]]:
     return files
 
 
-def cpu_seconds(pids: list[int]) -> float:
-    """User + system CPU time so far of these processes (all their threads), from /proc; 0 for one that ended."""
-    total = 0.0
-    for pid in pids:
-        try:
-            fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
-        except OSError:
-            continue
-        total += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-    return total
-
-
-def child_pids() -> list[int]:
-    """This process's living children (encoder replicas, the parsing helper)."""
-    mine = str(os.getpid())
-    found = []
-    for stat in Path("/proc").glob("[0-9]*/stat"):
-        try:
-            if stat.read_text().rpartition(")")[2].split()[1] == mine:
-                found.append(int(stat.parent.name))
-        except OSError:
-            continue
-    return found
-
-
 @dataclass(frozen=True)
 class PipelineRun:
     seconds: float
@@ -209,7 +185,7 @@ def run_pipeline(files: list[tuple[str, bytes]], workers: int, *, upload_while_i
             # just as loading the model is not part of the encode baseline.
             for worker in pool:
                 worker.warm()
-            processes = [os.getpid(), *child_pids()]
+            processes = [os.getpid(), *children(os.getpid())]
             encoders = runtime.embedder.process_ids
             cpu_before, encoder_cpu_before = cpu_seconds(processes), cpu_seconds(encoders)
             started = time.perf_counter()

@@ -45,6 +45,7 @@ import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from bench.cpu import tree_cpu_seconds
 from bench.sse import stream_chat
 from services.core.llm.prompt import PREAMBLE
 from services.serving.counters import TokenCounters, read_counters
@@ -126,20 +127,6 @@ def question_of(body: dict[str, Any]) -> str:
 
 
 # ------------------------------------------------------------------------------------------------ timing
-
-
-def cpu_seconds(pid: int) -> float:
-    """User + system CPU time so far of a process (all its threads) and of its children (the encoder replicas and
-    the parsing helper run in processes of their own), from /proc."""
-    total = 0.0
-    for stat in Path("/proc").glob("[0-9]*/stat"):
-        try:
-            fields = stat.read_text().rpartition(")")[2].split()
-        except OSError:  # the process ended meanwhile
-            continue
-        if stat.parent.name == str(pid) or fields[1] == str(pid):
-            total += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-    return total
 
 
 @dataclass
@@ -245,11 +232,11 @@ async def run_batch(
         async with limit:
             return float(await one(client, job))
 
-    before, cpu_before = read_counters(target.llm), cpu_seconds(target.steward_pid)
+    before, cpu_before = read_counters(target.llm), tree_cpu_seconds(target.steward_pid)
     started = time.perf_counter()
     ttfts = list(await asyncio.gather(*(guarded(job) for job in jobs)))
     seconds = time.perf_counter() - started
-    return Batch(seconds, ttfts, read_counters(target.llm) - before, cpu_seconds(target.steward_pid) - cpu_before)
+    return Batch(seconds, ttfts, read_counters(target.llm) - before, tree_cpu_seconds(target.steward_pid) - cpu_before)
 
 
 async def throughput(
