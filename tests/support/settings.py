@@ -23,6 +23,9 @@ def make_settings(data_dir: Path, **overrides: Any) -> Settings:
         # suite builds many apps. Replica processes are tested in tests/core/test_embedding_replicas.py, and
         # every `steward serve` and `steward worker` the e2e and worker tests start runs them (the default).
         "embedding_processes": False,
+        # The full-disk guard gives each new vector shard its ~190 MB of blocks, and the suite builds hundreds of
+        # shards. It is tested in tests/core/test_vector_disk.py, and `steward serve` in the e2e tests runs it.
+        "vector_disk_reserve_mb": 0,
     }
     values.update(overrides)
     return Settings(**values)

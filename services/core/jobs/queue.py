@@ -6,6 +6,7 @@ from pathlib import Path
 
 from celery import Celery
 
+from services.core.jobs import sql_broker
 from services.core.settings import Settings
 
 INGEST_DOCUMENT = "steward.ingest_document"
@@ -18,15 +19,13 @@ def make_celery(settings: Settings) -> Celery:
         "polling_interval": settings.broker_poll_interval_s,
         "visibility_timeout": settings.broker_visibility_timeout_s,
     }
-    if settings.broker_url.startswith("sqla+"):
-        Path(settings.broker_url.removeprefix("sqla+sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
-        # kombu's SQLAlchemy transport hands every transport option to create_engine, which rejects
-        # polling_interval; the class attribute is the only other place the poller reads it from.
-        from kombu.transport.sqlalchemy import Transport
-
-        Transport.polling_interval = settings.broker_poll_interval_s
-        transport_options = {}
-    app = Celery("steward", broker=settings.broker_url, set_as_current=False)
+    broker_url, broker_transport = settings.broker_url, None
+    if broker_url.startswith("sqla+"):
+        Path(broker_url.removeprefix("sqla+sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
+        # Our hardened SQLAlchemy transport (see sql_broker); the URL's `sqla+` prefix would pick kombu's own.
+        broker_url, broker_transport = broker_url.removeprefix("sqla+"), sql_broker.TRANSPORT
+        transport_options = {"polling_interval": settings.broker_poll_interval_s}
+    app = Celery("steward", broker=broker_url, set_as_current=False)
     app.conf.update(
         task_ignore_result=True,  # status lives on the document row, not in a result backend
         task_acks_late=True,  # a worker that dies mid-job leaves it on the queue for another
@@ -39,6 +38,7 @@ def make_celery(settings: Settings) -> Celery:
         # An upload waits for the broker at most ~2 s before it is refused with 503, instead of hanging.
         task_publish_retry_policy={"max_retries": 2, "interval_start": 0.2, "interval_step": 0.5, "interval_max": 1},
         broker_transport_options=transport_options,
+        broker_transport=broker_transport,
         worker_hijack_root_logger=False,
         enable_utc=True,
     )

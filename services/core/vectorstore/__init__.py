@@ -53,7 +53,9 @@ vector_stores: Registry[VectorStore] = Registry("vector store")
 def _edge(settings: Settings) -> VectorStore:
     from services.core.vectorstore.edge import QdrantEdgeStore
 
-    return QdrantEdgeStore(settings.vector_dir, settings.collection)
+    return QdrantEdgeStore(
+        settings.vector_dir, settings.collection, disk_reserve_bytes=settings.vector_disk_reserve_mb * 2**20
+    )
 
 
 @vector_stores.register("qdrant")

@@ -11,6 +11,7 @@ from typing import Any
 import qdrant_edge as qe
 
 from services.core.errors import ConfigurationError
+from services.core.vectorstore.disk import ShardDisk
 from services.core.vectorstore.payload import (
     INDEXED_FIELDS,
     SEARCHABLE_STATE,
@@ -30,8 +31,11 @@ _INDEX_TYPES = {"keyword": qe.PayloadSchemaType.Keyword, "float": qe.PayloadSche
 class QdrantEdgeStore:
     """Owns the shard at `path/collection`; one instance per process (the shard's WAL lock is exclusive)."""
 
-    def __init__(self, path: Path, collection: str) -> None:
+    def __init__(self, path: Path, collection: str, *, disk_reserve_bytes: int = 0) -> None:
+        """`disk_reserve_bytes` > 0 turns on the full-disk guard (see disk.py): sparse files are backed before
+        every write, and a write is refused unless that much stays free."""
         self.shard_dir = Path(path) / collection
+        self._disk = ShardDisk(self.shard_dir, reserve_bytes=disk_reserve_bytes) if disk_reserve_bytes > 0 else None
         # One lock serialises every call: the engine tolerates concurrent calls, but close() would pull
         # the shard from under an in-flight query, and threads gain no throughput on it anyway.
         self._lock = threading.Lock()
@@ -48,6 +52,7 @@ class QdrantEdgeStore:
         """Create the shard if missing (cosine dense vector, BM25 sparse vector with IDF); idempotent."""
         with self._lock:
             self._check_open()
+            self._before_write()
             if self._shard is None and (self.shard_dir / CONFIG_FILE).exists():
                 # Created by another handle since we were constructed.
                 self._shard = self._open(lambda: qe.EdgeShard.load(str(self.shard_dir)))
@@ -87,6 +92,7 @@ class QdrantEdgeStore:
             return
         with self._lock:
             shard = self._require_shard()
+            self._before_write()
             batch = [qe.Point(p.id, self._vectors(p.vector, p.sparse), chunk_payload(p, self._sparse)) for p in points]
             shard.update(qe.UpdateOperation.upsert_points(batch))
 
@@ -113,6 +119,7 @@ class QdrantEdgeStore:
         with self._lock:
             self._check_open()
             if self._shard is not None:
+                self._before_write()
                 self._shard.update(qe.UpdateOperation.delete_points_by_filter(_document_filter(document_id)))
 
     def document_points(self, document_id: str) -> dict[str, dict[str, Any]]:
@@ -140,6 +147,7 @@ class QdrantEdgeStore:
         """Merge payload fields into existing points, by id."""
         with self._lock:
             shard = self._require_shard()
+            self._before_write()
             for point_id, payload in updates.items():
                 shard.update(qe.UpdateOperation.set_payload([point_id], dict(payload)))
 
@@ -148,6 +156,7 @@ class QdrantEdgeStore:
         with self._lock:
             self._check_open()
             if self._shard is not None:
+                self._before_write()
                 self._shard.update(
                     qe.UpdateOperation.set_payload_by_filter(_document_filter(document_id), dict(payload))
                 )
@@ -192,6 +201,7 @@ class QdrantEdgeStore:
             return
         with self._lock:
             shard = self._require_shard()
+            self._before_write()
             batch = [qe.Point(p.id, self._vectors(p.dense, p.sparse), dict(p.payload)) for p in points]
             shard.update(qe.UpdateOperation.upsert_points(batch))
 
@@ -203,6 +213,7 @@ class QdrantEdgeStore:
             shard = self._require_shard()
             if not self._sparse:
                 return  # nowhere to put them; "sparse_model" stays as it is, so a later re-index adds them
+            self._before_write()
             shard.update(
                 qe.UpdateOperation.update_vectors(
                     [qe.PointVectors(pid, {SPARSE_VECTOR: _sparse(v)}) for pid, v in vectors.items()]
@@ -215,7 +226,9 @@ class QdrantEdgeStore:
         if not ids:
             return
         with self._lock:
-            self._require_shard().update(qe.UpdateOperation.delete_points(list(ids)))
+            shard = self._require_shard()
+            self._before_write()
+            shard.update(qe.UpdateOperation.delete_points(list(ids)))
 
     def count(self, document_id: str | None = None) -> int:
         """Exact number of points, overall or of one document."""
@@ -233,6 +246,9 @@ class QdrantEdgeStore:
             with self._lock:
                 self._check_open()
                 shard = self._shard
+                if shard is not None and self._disk is not None:
+                    # A merge may rewrite every segment before it drops the old ones.
+                    self._disk.before_write(extra_bytes=self._disk.allocated_bytes())
             return False if shard is None else bool(shard.optimize())
 
     def close(self) -> None:
@@ -274,6 +290,10 @@ class QdrantEdgeStore:
         if sparse is None or not self._sparse:
             return values
         return {"": values, SPARSE_VECTOR: _sparse(sparse)}
+
+    def _before_write(self) -> None:
+        if self._disk is not None:
+            self._disk.before_write()
 
     def _check_open(self) -> None:
         if self._closed:
