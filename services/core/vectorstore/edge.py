@@ -85,6 +85,8 @@ class QdrantEdgeStore:
                     qe.Filter(must=[qe.IsEmptyCondition("state")]), {"state": SEARCHABLE_STATE}
                 )
             )
+            if self._disk is not None:
+                self._disk.back_files()  # a new shard is 85 sparse files
 
     def upsert(self, points: Sequence[ChunkPoint]) -> None:
         """Insert or overwrite points by id (with their sparse vector, when they have one)."""
