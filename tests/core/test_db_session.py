@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -27,4 +30,65 @@ def test_a_sqlite_connection_left_read_only_is_discarded_so_writes_work_again(tm
         with engine.connect() as connection:
             assert connection.execute(text("SELECT body FROM notes")).scalars().all() == ["kept"]
     finally:
+        engine.dispose()
+
+
+@pytest.fixture
+def data_disk(tmp_path: Path) -> Iterator[Path]:
+    """A tmpfs of its own that the test can remount read-only (needs root)."""
+    folder = tmp_path / "disk"
+    folder.mkdir()
+    done = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=16m", "tmpfs", str(folder)], capture_output=True)
+    if done.returncode != 0:
+        pytest.skip(f"a read-only disk needs a mount of its own, and mounting needs root: {done.stderr.decode()}")
+    try:
+        yield folder
+    finally:
+        subprocess.run(["umount", "--lazy", str(folder)], check=False)
+
+
+def _mount(*args: str) -> None:
+    subprocess.run(["mount", *args], check=True)
+
+
+def test_a_read_only_disk_leaves_no_read_only_connection_behind(data_disk: Path) -> None:
+    """The load test's read-only fault: a bind mount made read-only over the data folder, then writable again.
+
+    Another process keeps the database open (so its WAL files stay), as a worker or the broker would. A
+    connection SQLite opened during the fault shared a read-only WAL index with every later connection of the
+    process, so writes failed for as long as any of them lived; now no connection is opened during the fault."""
+    database = data_disk / "steward.sqlite"
+    engine = make_engine(f"sqlite:///{database}")
+    with engine.begin() as connection:
+        connection.execute(text("CREATE TABLE notes (body TEXT)"))
+    engine.dispose()
+    holder = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            "import sqlite3, sys, time\n"
+            f"c = sqlite3.connect({str(database)!r}); c.execute('SELECT count(*) FROM notes').fetchall()\n"
+            "print('open', flush=True); time.sleep(120)",
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert holder.stdout is not None and holder.stdout.readline().strip() == "open"
+        _mount("--bind", str(data_disk), str(data_disk))
+        _mount("-o", "remount,ro,bind", str(data_disk))
+        try:
+            with pytest.raises(OperationalError, match="readonly database"), engine.connect() as during:
+                during.execute(text("SELECT count(*) FROM notes")).all()
+        finally:
+            _mount("-o", "remount,rw,bind", str(data_disk))
+            subprocess.run(["umount", "--lazy", str(data_disk)], check=True)
+        with engine.connect() as reader:  # a connection kept open across the recovery, as under load
+            assert reader.execute(text("SELECT count(*) FROM notes")).scalar() == 0
+            with engine.begin() as connection:
+                connection.execute(text("INSERT INTO notes VALUES ('kept')"))
+            assert reader.execute(text("SELECT body FROM notes")).scalars().all() == ["kept"]
+    finally:
+        holder.kill()
+        holder.wait()
         engine.dispose()

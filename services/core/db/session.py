@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import sqlite3
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -24,9 +26,34 @@ def make_engine(url: str) -> Engine:
         kwargs.update(pool_size=10, max_overflow=30)
     engine = create_engine(url, **kwargs)
     if url.startswith("sqlite"):
+        refuse_read_only_sqlite(engine, url)
         event.listen(engine, "connect", _sqlite_pragmas)
         event.listen(engine, "handle_error", _sqlite_stale_connection)
     return engine
+
+
+def refuse_read_only_sqlite(engine: Engine, url: str) -> None:
+    """Refuse to open a SQLite connection while its file or folder cannot be written.
+
+    Asked for a read-write connection on a read-only disk, SQLite quietly opens the file read-only, and if the
+    WAL's shared-memory file exists it maps that read-only too. That mapping is shared by every connection of
+    the process to the database and lives until the last of them closes, which under load never happens: after
+    the load test's read-only fault, the disk was writable again and every write still failed ("attempt to write
+    a readonly database") for as long as the server ran. A refused connection is a clean 503 and leaves nothing
+    behind. (The disk turning read-only between this check and the open is the one window left.)"""
+    path = url.split("///", 1)[-1].split("?", 1)[0]
+    if not path or path == ":memory:":
+        return
+    folder = os.path.dirname(os.path.abspath(path))
+
+    def check(*_: Any) -> None:
+        for target in (path, folder):
+            if os.path.exists(target) and not os.access(target, os.W_OK):
+                raise sqlite3.OperationalError(
+                    f"attempt to write a readonly database: {target} is read-only, so no connection is opened"
+                )
+
+    event.listen(engine, "do_connect", check)
 
 
 # A connection SQLite opened while the disk was read-only stays read-only after the disk is writable again, and

@@ -21,6 +21,8 @@ from sqlalchemy import create_engine
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import SQLAlchemyError
 
+from services.core.db.session import refuse_read_only_sqlite
+
 log = logging.getLogger(__name__)
 
 T = TypeVar("T")
@@ -39,7 +41,10 @@ class Channel(stock.Channel):  # type: ignore[misc]
         options = dict(self.connection.client.transport_options)
         for key in (*_TRANSPORT_ONLY, *_RETRY_POLICY):
             options.pop(key, None)
-        return create_engine(self.connection.client.hostname, **options)
+        engine = create_engine(self.connection.client.hostname, **options)
+        if engine.dialect.name == "sqlite":
+            refuse_read_only_sqlite(engine, self.connection.client.hostname)  # see services/core/db/session.py
+        return engine
 
     def _guarded(self, operation: Callable[..., T], *args: Any, **kwargs: Any) -> T:
         """One session per operation: whatever happens, its transaction ends and its connection goes back.
