@@ -10,8 +10,10 @@ from __future__ import annotations
 
 import logging
 import multiprocessing
+import os
 import resource
 import threading
+import time
 from collections.abc import Callable
 from concurrent.futures import Executor, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
@@ -58,10 +60,21 @@ def warm(embedding_model: str) -> None:
     TokenCounter.for_model(embedding_model).count("warm")
 
 
-def _limit_memory(megabytes: int) -> None:
+def _start_child(megabytes: int, parent_pid: int) -> None:
+    """Each helper process: its memory limit, and an exit as soon as the process that started it is gone."""
     if megabytes > 0:
         limit = megabytes * 1024 * 1024
         resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
+    threading.Thread(target=_exit_with_parent, args=(parent_pid,), name="exit-with-parent", daemon=True).start()
+
+
+def _exit_with_parent(parent_pid: int) -> None:
+    # A SIGKILLed server cannot shut its pool down, and the helper never sees its call queue close (it holds
+    # both ends of the pipe itself): each killed `steward serve` left one behind, for good. Being reparented
+    # is the sign. (PR_SET_PDEATHSIG would fire when the *thread* that spawned it ends, any request thread.)
+    while os.getppid() == parent_pid:
+        time.sleep(1.0)
+    os._exit(0)
 
 
 class Preparer:
@@ -114,8 +127,8 @@ class Preparer:
                 self._pool = ProcessPoolExecutor(
                     max_workers=self._processes,
                     mp_context=multiprocessing.get_context("spawn"),
-                    initializer=_limit_memory,
-                    initargs=(self._memory_mb,),
+                    initializer=_start_child,
+                    initargs=(self._memory_mb, os.getpid()),
                 )
             return self._pool
 
