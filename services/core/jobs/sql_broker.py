@@ -1,10 +1,11 @@
 """kombu's SQLAlchemy transport (the embedded profile's SQLite broker), made to survive a database error.
 
-The stock channel keeps one ORM session for its whole life and never closes it; its read-only methods
-(`_size`, `_new_queue` on a queue that exists) leave a transaction open, holding a pooled connection and, on
-SQLite, a read lock; a statement that fails leaves its transaction open too. After the load test filled the
-data disk, `steward serve` hung for good: py-spy showed every upload and the outbox sweeper waiting for a
-connection in the pool (`QueuePool._do_get`, under `_get_or_create`), long after the disk had room again.
+The stock channel keeps one ORM session for its whole life and never closes it. After one failed commit (a
+delivery's, on a full disk) every later call on that channel raises PendingRollbackError and its session keeps
+a pooled connection; its read-only methods (`_size`, `_new_queue` on a queue that exists) leave a transaction
+open, holding a connection and, on SQLite, a read lock. The load test once found `steward serve` hung after a
+full disk, every upload and the outbox sweeper waiting for a connection in this transport's pool
+(`QueuePool._do_get` under `_get_or_create`).
 
 Here every operation has a session of its own that ends with it, success or failure, and any SQLAlchemy
 error counts as a connection error, so kombu's retry policy reconnects instead of reusing a broken channel.
