@@ -12,6 +12,7 @@ from sqlalchemy import text
 from sqlalchemy.exc import OperationalError
 
 from services.core.db.session import make_engine
+from tests.support.disks import own_tmpfs
 
 
 def test_a_sqlite_connection_left_read_only_is_discarded_so_writes_work_again(tmp_path: Path) -> None:
@@ -35,16 +36,8 @@ def test_a_sqlite_connection_left_read_only_is_discarded_so_writes_work_again(tm
 
 @pytest.fixture
 def data_disk(tmp_path: Path) -> Iterator[Path]:
-    """A tmpfs of its own that the test can remount read-only (needs root)."""
-    folder = tmp_path / "disk"
-    folder.mkdir()
-    done = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=16m", "tmpfs", str(folder)], capture_output=True)
-    if done.returncode != 0:
-        pytest.skip(f"a read-only disk needs a mount of its own, and mounting needs root: {done.stderr.decode()}")
-    try:
+    with own_tmpfs(tmp_path / "disk", 16, "a read-only disk") as folder:
         yield folder
-    finally:
-        subprocess.run(["umount", "--lazy", str(folder)], check=False)
 
 
 def _mount(*args: str) -> None:

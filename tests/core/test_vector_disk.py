@@ -15,22 +15,15 @@ from services.core.errors import StorageUnavailable
 from services.core.vectorstore.disk import ShardDisk
 from services.core.vectorstore.edge import QdrantEdgeStore
 from services.core.vectorstore.port import ChunkPoint
+from tests.support.disks import own_tmpfs
 
 ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture
 def small_disk(tmp_path: Path) -> Iterator[Path]:
-    """A 256 MB tmpfs of its own, to fill up without touching the machine's disk."""
-    folder = tmp_path / "disk"
-    folder.mkdir()
-    done = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=256m", "tmpfs", str(folder)], capture_output=True)
-    if done.returncode != 0:
-        pytest.skip(f"filling a disk needs a tmpfs of its own, and mounting one needs root: {done.stderr.decode()}")
-    try:
+    with own_tmpfs(tmp_path / "disk", 256, "filling a disk") as folder:
         yield folder
-    finally:
-        subprocess.run(["umount", "--lazy", str(folder)], check=False)
 
 
 def _fill_and_write(folder: Path, reserve_bytes: int) -> subprocess.CompletedProcess[str]:
