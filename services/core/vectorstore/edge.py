@@ -32,8 +32,8 @@ class QdrantEdgeStore:
     """Owns the shard at `path/collection`; one instance per process (the shard's WAL lock is exclusive)."""
 
     def __init__(self, path: Path, collection: str, *, disk_reserve_bytes: int = 0) -> None:
-        """`disk_reserve_bytes` > 0 turns on the full-disk guard (see disk.py): sparse files are backed before
-        every write, and a write is refused unless that much stays free."""
+        """`disk_reserve_bytes` > 0 turns on the full-disk guard (see disk.py): a write is refused unless that much
+        stays free, and sparse files are backed when the shard opens and at most once a second before a write."""
         self.shard_dir = Path(path) / collection
         self._disk = ShardDisk(self.shard_dir, reserve_bytes=disk_reserve_bytes) if disk_reserve_bytes > 0 else None
         # One lock serialises every call: the engine tolerates concurrent calls, but close() would pull
