@@ -126,6 +126,9 @@ class Settings(BaseSettings):
     # more of them wait, the bigger (and more efficient) its batches: bench/ingest.py.
     worker_concurrency: int = Field(default=8, ge=1, le=64)
     broker_poll_interval_s: float = 0.2
+    # The embedded SQL broker backs off while idle, up to this: a publish in the same process wakes it at once,
+    # one from another process waits at most this long (services/core/jobs/sql_broker.py says why).
+    broker_idle_poll_max_s: float = Field(default=1.0, gt=0)
     ingest_max_retries: int = 5
     # Transient failures retry after 2, 4, 8 ... seconds, capped here.
     ingest_retry_backoff_max_s: float = 120.0

@@ -70,6 +70,19 @@ vllm:num_requests_running{engine="0",model_name="steward-gemma"} 8.0
 vllm:kv_cache_usage_perc{engine="0",model_name="steward-gemma"} 0.42
 """
 
+# What the filter must see past: a name that starts like a watched one, histograms, a second engine.
+VLLM_METRICS_BUSY = (
+    VLLM_METRICS
+    + """# HELP vllm:num_requests_waiting_by_reason Requests waiting, by reason.
+# TYPE vllm:num_requests_waiting_by_reason gauge
+vllm:num_requests_waiting_by_reason{engine="0",reason="capacity"} 5.0
+# TYPE vllm:time_to_first_token_seconds histogram
+vllm:time_to_first_token_seconds_bucket{engine="0",le="0.1"} 7.0
+vllm:time_to_first_token_seconds_count{engine="0"} 9.0
+vllm:num_requests_waiting{engine="1",model_name="steward-gemma"} 2.0
+"""
+)
+
 
 def test_vllm_metrics_are_parsed() -> None:
     assert parse_vllm_metrics(VLLM_METRICS) == {
@@ -77,6 +90,17 @@ def test_vllm_metrics_are_parsed() -> None:
         "vllm:num_requests_running": 8.0,
         "vllm:kv_cache_usage_perc": 0.42,
     }
+
+
+def test_vllm_metrics_sum_the_watched_gauges_over_engines_and_nothing_else() -> None:
+    assert parse_vllm_metrics(VLLM_METRICS_BUSY) == {
+        "vllm:num_requests_waiting": 5.0,
+        "vllm:num_requests_running": 8.0,
+        "vllm:kv_cache_usage_perc": 0.42,
+    }
+    assert parse_vllm_metrics("") == dict.fromkeys(
+        ("vllm:num_requests_waiting", "vllm:num_requests_running", "vllm:kv_cache_usage_perc"), 0.0
+    )
 
 
 def monitor_with(snapshot: LoadSnapshot | None) -> LoadMonitor:

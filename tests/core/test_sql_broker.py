@@ -7,9 +7,12 @@ with a trigger that aborts the update a delivery makes, as a full disk does."""
 from __future__ import annotations
 
 import sqlite3
+import threading
 from pathlib import Path
+from typing import Any
 
-from kombu import Connection
+import pytest
+from kombu import Connection, Queue
 from sqlalchemy.exc import SQLAlchemyError
 
 from services.core.jobs import sql_broker
@@ -71,3 +74,60 @@ def test_the_embedded_profile_publishes_through_it(tmp_path: Path) -> None:
     with celery.connection_for_read() as connection:
         assert isinstance(connection.transport, sql_broker.Transport)
         assert connection.default_channel._size(INGEST_QUEUE) == 1
+
+
+def _count_polls(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    polls: list[str] = []
+    get = sql_broker.Channel._get
+
+    def counted(self: sql_broker.Channel, queue: str, timeout: float | None = None) -> Any:
+        polls.append(queue)
+        return get(self, queue, timeout)
+
+    monkeypatch.setattr(sql_broker.Channel, "_get", counted)
+    return polls
+
+
+def test_an_idle_consumer_backs_off_across_calls(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Celery's loop calls drain_events with a timeout, over and over. Polling every 0.02 s for five calls of
+    0.5 s would be 125 queries, and backing off afresh in every call 25; backing off across calls makes it 13."""
+    polls = _count_polls(monkeypatch)
+    url = f"sqlite:///{tmp_path / 'broker.sqlite'}"
+    options = {"polling_interval": 0.02, "idle_polling_max": 0.32}
+    with Connection(url, transport=sql_broker.Transport, transport_options=options) as connection:
+        queue = Queue("jobs", routing_key="jobs")
+        with connection.Consumer(queue, callbacks=[lambda body, message: message.ack()]):
+            for _ in range(5):
+                with pytest.raises(TimeoutError):
+                    connection.drain_events(timeout=0.5)
+    assert 5 <= len(polls) <= 15, polls
+
+
+def test_a_publish_in_the_same_process_wakes_an_idle_consumer(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """With an idle wait of a minute, only the doorbell can deliver the message before the consumer gives up."""
+    polls = _count_polls(monkeypatch)
+    url = f"sqlite:///{tmp_path / 'broker.sqlite'}"
+    options = {"polling_interval": 60.0, "idle_polling_max": 60.0}
+    received: list[Any] = []
+
+    def consume() -> None:
+        with Connection(url, transport=sql_broker.Transport, transport_options=options) as connection:
+            queue = Queue("jobs", routing_key="jobs")
+
+            def on_message(body: Any, message: Any) -> None:
+                received.append(body)
+                message.ack()
+
+            with connection.Consumer(queue, callbacks=[on_message]):
+                connection.drain_events(timeout=45.0)
+
+    consumer = threading.Thread(target=consume, daemon=True)
+    consumer.start()
+    while not polls and consumer.is_alive():  # publish only once the consumer found the queue empty
+        threading.Event().wait(0.01)
+    with Connection(url, transport=sql_broker.Transport) as connection:
+        connection.Producer().publish(
+            {"document": "d-1"}, routing_key="jobs", declare=[Queue("jobs", routing_key="jobs")]
+        )
+    consumer.join(30)
+    assert received == [{"document": "d-1"}]

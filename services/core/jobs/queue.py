@@ -24,7 +24,10 @@ def make_celery(settings: Settings) -> Celery:
         Path(broker_url.removeprefix("sqla+sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
         # Our hardened SQLAlchemy transport (see sql_broker); the URL's `sqla+` prefix would pick kombu's own.
         broker_url, broker_transport = broker_url.removeprefix("sqla+"), sql_broker.TRANSPORT
-        transport_options = {"polling_interval": settings.broker_poll_interval_s}
+        transport_options = {
+            "polling_interval": settings.broker_poll_interval_s,
+            "idle_polling_max": max(settings.broker_idle_poll_max_s, settings.broker_poll_interval_s),
+        }
     app = Celery("steward", broker=broker_url, set_as_current=False)
     app.conf.update(
         task_ignore_result=True,  # status lives on the document row, not in a result backend

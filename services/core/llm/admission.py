@@ -47,12 +47,21 @@ class LoadSnapshot:
 
 
 def parse_vllm_metrics(text: str) -> dict[str, float]:
-    """The watched gauges from a Prometheus text page; missing ones read as 0."""
+    """The watched gauges from a Prometheus text page; missing ones read as 0.
+
+    Only the watched samples' lines are parsed: vLLM's page runs to hundreds of histogram lines, and parsing all
+    of it every second took a fifth of `steward serve`'s CPU under chat load (bench/llm_gateway.py --profile),
+    CPU the embedded vLLM shares."""
     values = dict.fromkeys(WATCHED, 0.0)
-    for family in text_string_to_metric_families(text):
+    watched = "\n".join(line for line in text.splitlines() if line.startswith(WATCHED) and _sample_name(line) in values)
+    for family in text_string_to_metric_families(watched):
         if family.name in values:
-            values[family.name] = sum(sample.value for sample in family.samples)
+            values[family.name] += sum(sample.value for sample in family.samples)
     return values
+
+
+def _sample_name(line: str) -> str:
+    return line.partition("{")[0].partition(" ")[0]
 
 
 class LoadMonitor:
