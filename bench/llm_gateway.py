@@ -15,7 +15,10 @@ Prints one `name=value` per line:
   replays Steward's recorded requests; `naive` sends the same content in the earlier layout (the turn's sources in
   the system message, history after them: services/core/llm/prompt.naive_prompt). The cache is emptied before each.
 
-    python bench/llm_gateway.py [--questions 32] [--rounds 2] [--profile]
+    python bench/llm_gateway.py [--questions 32] [--rounds 2] [--profile] [--block-size N]
+
+`--block-size` overrides the serving profile's KV-cache block (the prefix cache's unit of reuse) for an A/B run;
+`cache_block_size` prints the one vLLM used.
 
 `--profile` samples Steward's process with py-spy during one more batch of 8 concurrent chats, after the
 measured ones (sampling costs CPU, so it stays out of the figures), and prints where its time went (to stderr;
@@ -27,6 +30,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import dataclasses
 import json
 import os
 import signal
@@ -377,22 +381,33 @@ def main() -> None:
     parser.add_argument("--questions", type=int, default=32, help="distinct fresh questions")
     parser.add_argument("--rounds", type=int, default=2, help="each level sends at least rounds x concurrency chats")
     parser.add_argument("--profile", action="store_true", help="sample Steward with py-spy during the 8-chat batch")
+    parser.add_argument("--block-size", type=int, help="KV-cache block size in tokens (default: the profile's)")
     args = parser.parse_args()
 
     from services.core.settings import default_cache_dir
     from services.serving.build import build_servable_model
+    from services.serving.counters import cache_block_size
+    from services.serving.profiles import DEFAULT_PROFILE, get_profile
     from services.serving.server import VLLMServer
 
     workdir = Path(tempfile.mkdtemp(prefix="steward-bench-gateway-"))
     cache_dir = default_cache_dir()
     os.environ["VLLM_SERVER_DEV_MODE"] = "1"  # for /reset_prefix_cache between the layouts
+    profile = get_profile(DEFAULT_PROFILE)
+    if args.block_size is not None:
+        profile = dataclasses.replace(profile, block_size=args.block_size)
     llm = VLLMServer(
-        build_servable_model(cache_dir), port=free_port(), cache_dir=cache_dir, log_path=workdir / "vllm.log"
+        build_servable_model(cache_dir),
+        port=free_port(),
+        cache_dir=cache_dir,
+        log_path=workdir / "vllm.log",
+        profile=profile,
     )
     proxy_port, port = free_port(), free_port()
     record = workdir / "requests.jsonl"
     fresh, conversations = eval_questions(args.questions)
     with llm:
+        emit("cache_block_size", cache_block_size(llm.base_url))
         proxy = ChildProcess(
             [
                 sys.executable,

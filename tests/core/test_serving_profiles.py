@@ -59,6 +59,8 @@ def test_profile_args_parse_with_vllms_parser(vllm_parser: argparse.ArgumentPars
         "language_model_only": profile.language_model_only,
         "scheduling_policy": profile.scheduling_policy,
     }
+    if profile.block_size is not None:
+        expected["block_size"] = profile.block_size
     if profile.gpu_memory_utilization is not None:
         expected["gpu_memory_utilization"] = profile.gpu_memory_utilization
     assert set(expected) <= engine_fields
@@ -115,7 +117,13 @@ def test_unknown_profile_names_the_valid_ones() -> None:
 def test_cpu_profile_keeps_the_measured_embedded_flags() -> None:
     profile = get_profile(DEFAULT_PROFILE)
     argv = profile.vllm_args(model="/models/gemma3-270m")
-    for flag in ("--dtype=float32", "--enforce-eager", "--enable-prefix-caching", "--max-model-len=4096"):
+    for flag in (
+        "--dtype=float32",
+        "--enforce-eager",
+        "--enable-prefix-caching",
+        "--max-model-len=4096",
+        "--block-size=32",
+    ):
         assert flag in argv
     assert not any(arg.startswith(("--gpu-memory-utilization", "--kv-cache-dtype")) for arg in argv)
     assert profile.cpu_env() == {"VLLM_CPU_KVCACHE_SPACE": "2"}
@@ -139,7 +147,7 @@ def test_server_builds_the_embedded_command_from_the_profile(tmp_path: Path) -> 
     assert server.command()[1:] == [
         "-m", "vllm.entrypoints.openai.api_server",
         f"--model={tmp_path / 'model'}", "--served-model-name=steward-gemma", "--host=127.0.0.1", "--port=8123",
-        "--dtype=float32", "--enforce-eager", "--max-model-len=2048", "--enable-prefix-caching",
+        "--dtype=float32", "--enforce-eager", "--max-model-len=2048", "--enable-prefix-caching", "--block-size=32",
         "--disable-uvicorn-access-log",
     ]  # fmt: skip
     assert server.env()["VLLM_CPU_KVCACHE_SPACE"] == "3"

@@ -267,7 +267,7 @@ def test_a_follow_up_reuses_the_whole_first_turn_from_vllms_prefix_cache(tmp_pat
     assert opening.requests == follow.requests == 1
     assert opening.prompt_tokens >= 2 * block, (opening, block)  # or the check below could not tell layouts apart
     # The cache serves whole blocks: all of the first prompt up to its last full block, at least (the earlier
-    # layout, with the turn's sources in the system message, shared only the preamble: under one block).
+    # layout, with the turn's sources in the system message, shared only the preamble).
     assert follow.prefix_cache_hits >= (opening.prompt_tokens // block) * block, (opening, follow, block)
 
 
