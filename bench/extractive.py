@@ -17,26 +17,15 @@ fitted on, `held_out` the half it is reported on. Printed (name=value), per spli
 from __future__ import annotations
 
 import argparse
-import hashlib
 import json
-import os
 import sys
 from collections import defaultdict
 from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-os.environ.setdefault("HF_HUB_OFFLINE", "1")
-os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
-ROOT = Path(__file__).resolve().parents[1]
-DATASET = ROOT / "tests" / "data" / "eval" / "questions.jsonl"
-CORPUS = DATASET.parent / "corpus"
-
-
-def split_of(question_id: str) -> str:
-    """A stable half: the same question is always in the same split, whatever else the set holds."""
-    return "tune" if hashlib.sha256(question_id.encode()).digest()[0] % 2 == 0 else "held_out"
+from bench.common import CORPUS, DATASET, ROOT, split_of
 
 
 def main() -> None:

@@ -36,15 +36,11 @@ from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-os.environ.setdefault("HF_HUB_OFFLINE", "1")
-os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
+from bench.common import CORPUS, DATASET, ROOT
 from services.core.answers.grounding import Grounder, SentenceVerdict, content_words, numbers, split_sentences
 from services.core.answers.grounding import passes as grounding_rule
 
-ROOT = Path(__file__).resolve().parents[1]
-DATASET = ROOT / "tests" / "data" / "eval" / "questions.jsonl"
-CORPUS = DATASET.parent / "corpus"
 DEFAULT_ANSWERS = ROOT / "eval-report" / "grounding-answers.json"
 REFERENCE_OVERLAP = 0.8
 ABSTAIN = re.compile(

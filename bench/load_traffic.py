@@ -5,9 +5,8 @@ import Locust: its import patches the standard library for gevent)."""
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
-QUESTIONS = Path(__file__).resolve().parents[1] / "tests" / "data" / "eval" / "questions.jsonl"
+from bench.common import DATASET as QUESTIONS
 
 ARTICLE = """# {title}
 

