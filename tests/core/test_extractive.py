@@ -53,6 +53,19 @@ def test_a_question_for_a_value_prefers_the_sentence_that_states_one() -> None:
     assert "72 hours" not in quoted(other)
 
 
+def test_the_verb_may_is_not_a_value() -> None:
+    # "May" the month would give the permission sentence the value bonus and push the opening time out of the margin.
+    sources = [
+        (1, "Staff may book the Hamburg garage through the portal.\nThe Hamburg garage opens at 7:00 on weekdays.")
+    ]
+    similarity = {
+        "Staff may book the Hamburg garage through the portal.": 0.60,
+        "The Hamburg garage opens at 7:00 on weekdays.": 0.38,
+    }
+    quotes = extractive.select("When does the Hamburg garage open?", sources, fixed_embed(similarity))
+    assert "7:00" in quoted(quotes)
+
+
 def test_a_line_that_ends_with_a_colon_is_quoted_with_the_line_after_it() -> None:
     sources = [
         (
@@ -66,6 +79,61 @@ def test_a_line_that_ends_with_a_colon_is_quoted_with_the_line_after_it() -> Non
     quotes = extractive.select("When does accounts payable pay supplier invoices?", sources, fixed_embed(similarity))
     assert quotes[0].text.startswith("Accounts Payable pays") and "Tuesday run" in quotes[0].text
     assert len([q for q in quotes if "Tuesday run" in q.text]) == 1  # quoted once, not again on its own
+
+
+def test_a_colon_line_is_quoted_with_the_table_it_introduces() -> None:
+    sources = [
+        (
+            1,
+            "Accounts Payable pays supplier invoices in two payment runs per week:\n"
+            "Run | Cut-off for approval | Money leaves our account\n"
+            "Tuesday run | Monday 16:00 | Tuesday\n"
+            "Friday run | Thursday 16:00 | Friday\n"
+            "Invoices approved late wait for the next payment run.",
+        )
+    ]
+    similarity = {"Accounts Payable pays supplier invoices in two payment runs per week:": 0.8}
+    quotes = extractive.select("On which days are supplier invoices paid?", sources, fixed_embed(similarity))
+    first = quotes[0].text
+    assert "Tuesday run | Monday 16:00 | Tuesday" in first and "Friday run | Thursday 16:00 | Friday" in first
+    assert "approved late" not in first  # the table ends where its rows do
+
+
+def test_a_count_is_a_number_before_what_is_counted_not_the_questions_own_numbers() -> None:
+    sources = [
+        (
+            1,
+            "Incident summary SIR-2025-031 was closed after review.\n"
+            "The summary of SIR-2025-031 went to the data protection officer.\n"
+            "Please find the summary of incident SIR-2025-031 attached.\n"
+            "Reported on 2025-08-04 by the sender of the email.\n"
+            "23 employees of the Lisbon office were affected.",
+        )
+    ]
+    similarity = {
+        "Incident summary SIR-2025-031 was closed after review.": 0.76,
+        "The summary of SIR-2025-031 went to the data protection officer.": 0.62,
+        "Please find the summary of incident SIR-2025-031 attached.": 0.62,
+        "Reported on 2025-08-04 by the sender of the email.": 0.40,
+        "23 employees of the Lisbon office were affected.": 0.32,
+    }
+    question = "How many employees were affected in incident SIR-2025-031?"
+    text = quoted(extractive.select(question, sources, fixed_embed(similarity)))
+    assert "23 employees" in text
+    assert "Reported on 2025-08-04" not in text  # a date is no count of employees
+
+
+def test_a_sentence_naming_the_identifier_asked_about_is_preferred() -> None:
+    rows = {
+        "cost_centre: CC-4420; owner: Jonas Petersen; status: active": 0.66,
+        "cost_centre: CC-4430; owner: Yusuf Demir; status: active": 0.65,
+        "cost_centre: CC-4440; owner: Ana Costa; status: active": 0.64,
+        "cost_centre: CC-4450; owner: Lea Brandt; status: closed": 0.63,
+        "cost_centre: CC-4410; owner: Stefan Krüger; status: active": 0.50,
+    }
+    sources = [(1, "\n".join(rows))]
+    quotes = extractive.select("Who owns cost centre CC-4410?", sources, fixed_embed(rows))
+    assert "Stefan Krüger" in quoted(quotes)
 
 
 def test_the_shortlist_matches_word_forms() -> None:

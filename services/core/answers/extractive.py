@@ -11,6 +11,7 @@ import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
+from services.core.answers.answer_types import asked_types, codes, states
 from services.core.answers.grounding import content_words, numbers, source_sentences
 
 Embed = Callable[[Sequence[str]], list[list[float]]]
@@ -26,25 +27,18 @@ MIN_WORDS = 3
 MAX_CANDIDATES = 12
 _TABLE_NOISE = re.compile(r"^[\s|:\-]*$")
 
-# A question asking for an amount, a duration, a date or a time is answered by a sentence that states one: such
-# sentences get VALUE_BONUS on their similarity. The patterns are English question forms and units of time, not
-# anything of the eval set's; the bonus was picked on half of the eval set (bench/extractive.py's `tune`).
-_ASKS_FOR_VALUE = re.compile(
-    r"\b(how (much|many|long|far|often|soon|early|late|old|big|large|high|fast)|when|what time|"
-    r"which (day|days|date|dates|month|months|year|years|time|times)|"
-    r"cost|costs|price|prices|fee|fees|amount|maximum|minimum|limit|rate|deadline|budget|bonus|allowance)\b",
-    re.IGNORECASE,
-)
-_STATES_VALUE = re.compile(
-    r"\d|\b(monday|tuesday|wednesday|thursday|friday|saturday|sunday|mondays|tuesdays|wednesdays|thursdays|"
-    r"fridays|saturdays|sundays|january|february|march|april|may|june|july|august|september|october|november|"
-    r"december|daily|weekly|monthly|yearly|annually|once|twice|noon|midnight|"
-    r"one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|twenty|thirty|hundred|thousand)\b",
-    re.IGNORECASE,
-)
+# A question asking for a kind of value (a duration, an amount, a time, a count: answer_types.py) is answered by a
+# sentence that states one: such sentences get VALUE_BONUS on their similarity, are shortlisted even when they
+# share no word with the question, and when none of the chosen ones states a value the best that does takes the
+# last place. A sentence naming an identifier the question names (a form, an error code) gets CODE_BONUS. Both
+# were picked on half of the eval set (bench/extractive.py's `tune`).
 VALUE_BONUS = 0.15
-# A quoted line that only introduces what follows (it ends with a colon) is quoted with the line after it.
+CODE_BONUS = 0.15
+# A quoted line that only introduces what follows (it ends with a colon) is quoted with the line after it, or with
+# the table after it (its header and up to TABLE_ROWS rows), since the header alone answers nothing.
 _INTRODUCES = re.compile(r":\**\s*$")
+_TABLE_ROW = re.compile(r"\S\s*\|\s*\S")
+TABLE_ROWS = 4
 
 
 @dataclass(frozen=True)
@@ -69,32 +63,58 @@ def select(question: str, sources: Sequence[tuple[int, str]], embed: Embed) -> l
     every = [(number, sentence) for number, text in sources for sentence in candidate_sentences(text)]
     if not every:
         return []
-    wants_value = bool(_ASKS_FOR_VALUE.search(question))
+    kinds = asked_types(question)
+    named = codes(question)
+    valued = [states(sentence, kinds, question) for _, sentence in every]
     # Only the sentences sharing the most words and numbers with the question are embedded (the one that answers
-    # it nearly always shares some); when none shares any, all of them are.
+    # it nearly always shares some), and those that state the kind of value asked for; when none shares any word,
+    # all of them are.
     asked = _terms(question)
     shared = [len(asked & _terms(sentence)) for _, sentence in every]
     kept = list(range(len(every)))
     if any(shared):
         ranked = sorted(kept, key=lambda i: (-shared[i], i))[:MAX_CANDIDATES]
-        kept = sorted(i for i in ranked if shared[i])
+        typed = sorted((i for i in kept if valued[i] and i not in ranked), key=lambda i: (-shared[i], i))
+        kept = sorted({i for i in ranked if shared[i]} | set(typed[:MAX_CANDIDATES]))
     vectors = embed([question] + [every[i][1] for i in kept])
-    query, rest = vectors[0], vectors[1:]
-    scored = [
-        (i, sum(a * b for a, b in zip(query, vector, strict=True)) + _value_bonus(wants_value, every[i][1]))
+    asking, rest = vectors[0], vectors[1:]
+    scores = {
+        i: sum(a * b for a, b in zip(asking, vector, strict=True))
+        + (VALUE_BONUS if valued[i] else 0.0)
+        + (CODE_BONUS if named and named & codes(every[i][1]) else 0.0)
         for i, vector in zip(kept, rest, strict=True)
-    ]
-    best = max(similarity for _, similarity in scored)
-    chosen = sorted((s for s in scored if s[1] >= best - SIMILARITY_MARGIN), key=lambda s: -s[1])[:MAX_SENTENCES]
+    }
+    best = max(scores.values())
+    chosen = sorted((i for i in kept if scores[i] >= best - SIMILARITY_MARGIN), key=lambda i: -scores[i])
+    chosen = chosen[:MAX_SENTENCES]
+    if kinds and not any(valued[i] for i in chosen):
+        stating = [i for i in kept if valued[i]]
+        if stating:
+            chosen = [*chosen[: MAX_SENTENCES - 1], max(stating, key=lambda i: scores[i])]
     quotes: list[Quote] = []
-    for i, similarity in sorted(chosen):  # as the sources rank them, best source first
+    for i in sorted(chosen):  # as the sources rank them, best source first
         number, sentence = every[i]
-        following = every[i + 1] if i + 1 < len(every) else None
-        if _INTRODUCES.search(sentence) and following is not None and following[0] == number:
-            sentence = f"{sentence} {following[1]}"
+        if _INTRODUCES.search(sentence):
+            sentence = " ".join([sentence, *_introduced(every, i)])
         if all(sentence not in q.text and q.text not in sentence for q in quotes):
-            quotes.append(Quote(sentence, number, similarity))
+            quotes.append(Quote(sentence, number, scores[i]))
     return quotes
+
+
+def _introduced(every: Sequence[tuple[int, str]], i: int) -> list[str]:
+    """What the line at `i` introduces: the next line of the same source, or the table that starts there."""
+    number = every[i][0]
+    following = [sentence for n, sentence in every[i + 1 : i + 2 + TABLE_ROWS] if n == number]
+    if not following:
+        return []
+    if not _TABLE_ROW.search(following[0]):
+        return following[:1]
+    table = []
+    for sentence in following:
+        if not _TABLE_ROW.search(sentence):
+            break
+        table.append(sentence)
+    return table
 
 
 _SUFFIX = re.compile(r"(ings|ing|ers|er|ed|es|s)$")
@@ -104,10 +124,6 @@ def _terms(text: str) -> set[str]:
     """Its numbers and its content words cut to a rough stem, so "charging" meets "charge" and "lockers" meets
     "locker": without it the shortlist dropped the very sentence that answered (bench/extractive.py)."""
     return numbers(text) | {_SUFFIX.sub("", word)[:5] for word in content_words(text)}
-
-
-def _value_bonus(wants_value: bool, sentence: str) -> float:
-    return VALUE_BONUS if wants_value and _STATES_VALUE.search(sentence) else 0.0
 
 
 def render(quotes: Sequence[Quote]) -> str:
