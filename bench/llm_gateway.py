@@ -8,6 +8,8 @@ Steward sent to vLLM, and the baseline replays that request straight to vLLM thr
 Prints one `name=value` per line:
 - for 1, 8 and 16 concurrent streaming chats: `direct_tok_s_cN` and `steward_tok_s_cN`, aggregate generated tokens
   per second (vLLM's own counter over the wall time of the batch), and `throughput_ratio_N` = steward / direct;
+- `steward_{plan,model,check,record}_ms_cN`: mean time a chat spent in each stage at that concurrency (Steward's
+  `steward_chat_stage_seconds`); only `model` keeps it in vLLM's batch;
 - `batching_gain_8` = direct tokens/s at 8 ÷ at 1 (what continuous batching gives), and Steward's own;
 - `ttft_direct_p50_ms`, `ttft_steward_p50_ms` and `ttft_overhead_p50_ms` (1 user, first token event);
 - `prefix_cache_hit_rate_{fresh,followup}_{stable,naive}`: share of prompt tokens vLLM served from its prefix
@@ -49,6 +51,7 @@ import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from bench.common import EVAL, ROOT
 from bench.cpu import tree_cpu_seconds
 from bench.sse import stream_chat
 from services.core.llm.prompt import PREAMBLE
@@ -56,8 +59,6 @@ from services.serving.counters import TokenCounters, read_counters
 from tests.support.processes import ChildProcess, free_port, wait_for_port
 
 ADMIN_KEY = "stw_bench_admin_key_8d2e5b1f9c4a7e0b3d6f"
-ROOT = Path(__file__).resolve().parents[1]
-EVAL = ROOT / "tests" / "data" / "eval"
 CONCURRENCY = (1, 8, 16)
 
 
@@ -227,6 +228,27 @@ def summarise_profile(path: Path, top: int = 25) -> None:
         print(f"#   incl {samples / total:6.1%}  {frame}", file=sys.stderr)
 
 
+STAGES = ("plan", "model", "check", "record")
+
+
+def stage_totals(steward_url: str) -> dict[str, tuple[float, float]]:
+    """Steward's `steward_chat_stage_seconds` histogram: stage -> (seconds summed, chats counted) so far."""
+    from prometheus_client.parser import text_string_to_metric_families
+
+    totals = {stage: [0.0, 0.0] for stage in STAGES}
+    text = httpx.get(f"{steward_url}/metrics", timeout=30).text
+    for family in text_string_to_metric_families(text):
+        if family.name != "steward_chat_stage_seconds":
+            continue
+        for sample in family.samples:
+            stage = sample.labels.get("stage", "")
+            if stage in totals and sample.name.endswith("_sum"):
+                totals[stage][0] += sample.value
+            elif stage in totals and sample.name.endswith("_count"):
+                totals[stage][1] += sample.value
+    return {stage: (seconds, count) for stage, (seconds, count) in totals.items()}
+
+
 async def run_batch(
     concurrency: int, jobs: Sequence[Any], one: Any, client: httpx.AsyncClient, target: Target
 ) -> Batch:
@@ -269,7 +291,15 @@ async def throughput(
                     work = [bodies[q] for q in jobs]
                     batches[side] = await run_batch(concurrency, work, stream_direct, client, target)
                 else:
+                    stages_before = stage_totals(steward_url)
                     batches[side] = await run_batch(concurrency, jobs, stream_steward, client, target)
+                    stages_after = stage_totals(steward_url)
+                    # Mean time per chat in each stage: only `model` keeps a chat in vLLM's batch, so the others
+                    # are what the throughput ratio loses at this concurrency.
+                    for stage in STAGES:
+                        seconds = stages_after[stage][0] - stages_before[stage][0]
+                        chats = stages_after[stage][1] - stages_before[stage][1]
+                        emit(f"steward_{stage}_ms_c{concurrency}", seconds * 1000 / chats if chats else 0.0)
             direct_rate[concurrency] = batches["direct"].tokens_per_s
             steward_rate[concurrency] = batches["steward"].tokens_per_s
             emit(f"direct_tok_s_c{concurrency}", direct_rate[concurrency])

@@ -12,6 +12,15 @@ HTTP_LATENCY = Histogram("steward_http_request_seconds", "Time to response heade
 CHAT_REQUESTS = Counter("steward_chat_requests_total", "Chat requests by outcome", ["outcome"])
 DOCUMENTS_UPLOADED = Counter("steward_documents_uploaded_total", "Documents accepted for ingestion")
 POLICY_DECISIONS = Counter("steward_policy_decisions_total", "Policy decisions", ["rule_id", "decision"])
+# Where a chat's time goes: `plan` (policy, retrieval, prompt), `model` (first request to vLLM to its last token),
+# `check` (after the last token: the remaining sentence verdicts and any extractive answer) and `record` (the stored
+# turn, quota settlement and audit row, before `done`). Only `model` keeps the request in vLLM's batch.
+CHAT_STAGE_SECONDS = Histogram(
+    "steward_chat_stage_seconds",
+    "Time a chat request spends in each stage",
+    ["stage"],
+    buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60),
+)
 UNANSWERED_QUESTIONS = Counter(
     "steward_unanswered_questions_total", "Questions no source cleared the relevance floor for"
 )

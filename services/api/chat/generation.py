@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import time
 from collections.abc import AsyncIterator, Callable, Sequence
 
 from fastapi.concurrency import run_in_threadpool
@@ -26,6 +27,7 @@ from services.api.chat.events import ChatEvent, SentenceChecked, Token
 from services.api.chat.plan import Answer, ChatPlan
 from services.api.chat.recording import Recorder
 from services.api.chat.schemas import SentenceOut
+from services.api.metrics import CHAT_STAGE_SECONDS
 from services.core.answers import extractive
 from services.core.answers.grounding import Grounder, GroundingSession, SentenceBuffer, split_sentences
 from services.core.db.session import session_scope
@@ -91,9 +93,12 @@ class Generator:
 
     async def _deltas(self, plan: ChatPlan, answer: Answer) -> AsyncIterator[str]:
         assert plan.prompt is not None
+        started = time.perf_counter()
         async for delta in self._gateway.stream(plan.prompt, plan.usage):
             answer.model_text += delta
             yield delta
+        answer.model_ended = time.perf_counter()
+        CHAT_STAGE_SECONDS.labels("model").observe(answer.model_ended - started)
 
     async def _unchecked(self, plan: ChatPlan, answer: Answer) -> AsyncIterator[ChatEvent]:
         """Tokens as they come; the shown answer renumbers the citations of the whole text at the end."""

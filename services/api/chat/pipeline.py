@@ -7,6 +7,7 @@ so they keep their HTTP status; after that every outcome is an event.
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import AsyncIterator
 
 from fastapi.concurrency import run_in_threadpool
@@ -18,6 +19,7 @@ from services.api.chat.planning import Planner
 from services.api.chat.recording import Recorder
 from services.api.chat.schemas import ChatRequest, ChatResponse, Citation, PassageOut, UsageOut
 from services.api.errors import infrastructure_error
+from services.api.metrics import CHAT_STAGE_SECONDS
 from services.core.access.principals import Caller
 from services.core.answers.citations import CitableDocument, CitationBook, locations
 from services.core.errors import StewardError
@@ -35,7 +37,10 @@ class ChatService:
         self._recorder = recorder
 
     async def plan(self, caller: Caller, request: ChatRequest) -> ChatPlan:
-        return await self._planner.plan(caller, request)
+        started = time.perf_counter()
+        plan = await self._planner.plan(caller, request)
+        CHAT_STAGE_SECONDS.labels("plan").observe(time.perf_counter() - started)
+        return plan
 
     async def stream(self, plan: ChatPlan) -> AsyncIterator[ChatEvent]:
         """`meta`, then the answer as `token` (and `sentence`) events, then `done` with the whole answer or `error`."""
@@ -51,10 +56,14 @@ class ChatService:
             else:
                 async for event in self._generator.generate(plan, answer):
                     yield event
+            answered = time.perf_counter()
+            if answer.model_ended is not None:
+                CHAT_STAGE_SECONDS.labels("check").observe(answered - answer.model_ended)
             citations = [citation(number, document) for number, document in answer.book.citations()]
             await run_in_threadpool(self._recorder.settle, plan, answer)
             settled = True
             message_id = await run_in_threadpool(self._recorder.answered, plan, answer, citations)
+            CHAT_STAGE_SECONDS.labels("record").observe(time.perf_counter() - answered)
         except Exception as exc:
             # The response is a 200 already: a failure, the model's or the database's going away mid-answer,
             # ends the stream with an `error` event rather than a cut connection.

@@ -73,6 +73,7 @@ class Answer:
     model_text: str = ""  # the model's raw output: quota settlement, and the turn a follow-up replays
     sentences: list[SentenceOut] = field(default_factory=list)
     grounding: dict[str, int | bool] | None = None  # the grounding check's counts, when it ran
+    model_ended: float | None = None  # perf_counter() at the model's last token, when it was asked
 
     @property
     def text(self) -> str:
