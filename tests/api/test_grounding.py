@@ -259,45 +259,6 @@ def test_an_answer_embeds_each_text_once_for_its_check_and_its_extractive_fallba
     assert len(sent) == len(set(sent)), sorted(t for t in set(sent) if sent.count(t) > 1)
 
 
-def test_the_quotes_are_chosen_while_the_model_is_still_writing() -> None:
-    """Choosing them after the last token kept every extractive chat out of vLLM's batch that much longer
-    (`steward_chat_stage_seconds{stage="check"}`, bench/llm_gateway.py)."""
-    plan = plan_for("annotate")
-    sent: list[str] = []
-    seen_while_writing: list[bool] = []
-
-    def counting(texts: Sequence[str]) -> list[list[float]]:
-        sent.extend(texts)
-        return fake_embed(texts)
-
-    class SlowGateway:
-        async def stream(self, prompt: Prompt, usage: Any = None) -> AsyncIterator[str]:
-            yield "The CEO owns three yachts [2]."
-            for _ in range(200):  # the model takes its time over the rest; the quotes need not wait for it
-                if plan.question in sent:
-                    break
-                await asyncio.sleep(0.01)
-            seen_while_writing.append(plan.question in sent)
-            yield " Lunch is free [9]."
-
-    generator = Generator(
-        gateway=cast(Any, SlowGateway()),
-        embed=counting,
-        policies=cast(Any, None),
-        sessions=cast(Any, None),
-        recorder=cast(Any, None),
-    )
-    answer = Answer(CitationBook(plan.context))
-
-    async def collect() -> list[ChatEvent]:
-        return [event async for event in generator.generate(plan, answer)]
-
-    asyncio.run(collect())
-    assert seen_while_writing == [True]  # the question was embedded for the quotes before the last token
-    assert answer.mode == "extractive"
-    assert "“Employees get 30 days of annual leave per calendar year.” [" in answer.text
-
-
 def test_a_sentence_is_compared_only_with_source_sentences_it_shares_a_word_with() -> None:
     sent: list[str] = []
 

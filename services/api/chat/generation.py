@@ -72,11 +72,8 @@ class Generator:
         else:
             events = self._annotated(plan, answer, session)
         shown = False
-        quotes: asyncio.Future[list[extractive.Quote]] | None = None
         try:
             async for event in events:
-                if not shown and isinstance(event, Token) and session is not None and session.action == "annotate":
-                    quotes = self._quote_ahead(plan, embed)
                 shown = shown or isinstance(event, Token)
                 yield event
         except LLMUnavailable as exc:
@@ -91,19 +88,8 @@ class Generator:
             nothing_held_up = session.finish()  # sentences were checked and none was supported
             answer.grounding = session.result(answer.text).summary()
             if nothing_held_up:  # the sources are relevant (or there would be no prompt): they answer instead
-                async for event in self._extractive(plan, answer, embed, separator=bool(answer.parts), quotes=quotes):
+                async for event in self._extractive(plan, answer, embed, separator=bool(answer.parts)):
                     yield event
-
-    @staticmethod
-    def _quote_ahead(plan: ChatPlan, embed: Embed) -> asyncio.Future[list[extractive.Quote]]:
-        """The extractive answer, chosen while the model is still writing. Three answers in four on the embedded
-        model end extractive (docs/governance.md); choosing the quotes after the last token kept each chat out of
-        vLLM's batch for that long (`steward_chat_stage_seconds{stage="check"}`). The choice depends only on the
-        question and the sources, so starting it at the first token changes nothing but when it is ready; it
-        starts then, not before, so it does not compete with the prompt's prefill."""
-        future = asyncio.ensure_future(run_in_threadpool(extractive.select, plan.question, plan.best_sources, embed))
-        future.add_done_callback(lambda done: done.cancelled() or done.exception())  # unused: no stray warning
-        return future
 
     async def _deltas(self, plan: ChatPlan, answer: Answer) -> AsyncIterator[str]:
         assert plan.prompt is not None
@@ -212,19 +198,13 @@ class Generator:
         return out
 
     async def _extractive(
-        self,
-        plan: ChatPlan,
-        answer: Answer,
-        embed: Embed,
-        intro: str | None = None,
-        separator: bool = False,
-        quotes: asyncio.Future[list[extractive.Quote]] | None = None,
+        self, plan: ChatPlan, answer: Answer, embed: Embed, intro: str | None = None, separator: bool = False
     ) -> AsyncIterator[ChatEvent]:
-        """The answer the documents give: their best sentences, quoted with citations (`quotes`: chosen ahead)."""
-        chosen = await (quotes or run_in_threadpool(extractive.select, plan.question, plan.best_sources, embed))
-        if not chosen:
+        """The answer the documents give: their best sentences, quoted with citations."""
+        quotes = await run_in_threadpool(extractive.select, plan.question, plan.best_sources, embed)
+        if not quotes:
             return
-        rendered = extractive.render(chosen)
+        rendered = extractive.render(quotes)
         text, _ = answer.book.rewrite(rendered)
         if intro:
             text = f"{intro} {text}"
