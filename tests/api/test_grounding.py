@@ -244,6 +244,17 @@ def test_when_no_sentence_holds_up_the_documents_answer_extractively() -> None:
     assert any(isinstance(e, Token) and "Quoted from the documents" in e.text for e in events)
 
 
+def test_a_supported_answer_that_names_no_value_asked_for_is_followed_by_the_quote_that_does() -> None:
+    # "How many days ...?" answered with a true sentence that gives no number of days.
+    events, answer = run(["Unused days expire on 31 March of the next year [1]."], "annotate")
+    assert answer.mode == "generated"  # the model's sentence held up; the quote only completes it
+    assert answer.text.startswith("Unused days expire on 31 March of the next year [1].")
+    assert "“Employees get 30 days of annual leave per calendar year.” [1]" in answer.text
+    assert any(isinstance(e, Token) and "30 days of annual leave" in e.text for e in events)
+    # Only quotes that state the value follow: not the expiry sentence again, nor other sources.
+    assert answer.text.count("31 March") == 1 and "Wi-Fi" not in answer.text
+
+
 def test_an_answer_embeds_each_text_once_for_its_check_and_its_extractive_fallback() -> None:
     """The check and the fallback read the same source sentences and question: embedding them twice was a
     quarter of Steward's CPU while vLLM decoded beside it (bench/llm_gateway.py --profile)."""
