@@ -12,6 +12,7 @@ from services.core.answers.answer_types import asked_types, codes, states
     [
         ("How long is CCTV footage kept?", "duration"),
         ("How far in advance can I book a desk?", "duration"),
+        ("How long does my password have to be?", "length"),
         ("What does a monthly parking permit cost?", "money"),
         ("Does the company give me any money for a chair?", "money"),
         ("On which days are suppliers paid?", "time"),
@@ -36,6 +37,7 @@ def test_questions_that_ask_for_no_value(question: str) -> None:
     [
         ("How long can an admin check out a credential?", "The checkout lasts up to **8 hours**.", True),
         ("How long can an admin check out a credential?", "Owners review all checkouts monthly.", False),
+        ("How long does my password have to be?", "Passwords need at least **14 characters**.", True),
         ("How much is the referral bonus in Canada?", "Northwind Canada | CAD 2,500 gross", True),
         ("How much is the referral bonus?", "You receive a referral bonus after probation.", False),
         ("When is the Tuesday run's cut-off?", "Tuesday run | Monday 16:00 CET", True),

@@ -15,7 +15,7 @@ from typing import Literal
 
 from services.core.answers.grounding import numbers
 
-AnswerType = Literal["duration", "money", "time", "count", "percent"]
+AnswerType = Literal["duration", "length", "money", "time", "count", "percent"]
 
 _COUNT_WORD = (
     r"(?:\d[\d,.]*|one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|fifteen|twenty|thirty|"
@@ -34,6 +34,10 @@ _ASKS: dict[AnswerType, re.Pattern[str]] = {
         r"retention|retained|kept|valid|expire|expires|lasts?|duration)\b",
         re.IGNORECASE,
     ),
+    # "How long must a password be?" asks for a length, not a duration: a question may ask for both.
+    "length": re.compile(
+        r"\bhow (long|short|tall|wide|high|big|large)\b|\b(length|size|width|height)\b", re.IGNORECASE
+    ),
     "money": re.compile(
         r"\bhow much\b|\b(money|cost|costs|price|prices|fee|fees|pay|paid|pays|amount|budget|bonus|allowance|subsid\w*|"
         r"reimburs\w*|refund\w*|salary|rate|maximum|minimum|limit|spend|worth)\b",
@@ -50,6 +54,11 @@ _ASKS: dict[AnswerType, re.Pattern[str]] = {
 
 _STATES: dict[AnswerType, re.Pattern[str]] = {
     "duration": re.compile(rf"\b{_NUMBER_WORD}[\s-]*{_UNIT_OF_TIME}\b", re.IGNORECASE),
+    "length": re.compile(
+        r"\b\d[\d,.]*\s?(characters?|chars|digits?|letters?|words?|pages?|lines?|mm|cm|m|km|metres?|meters?|"
+        r"inch|inches|feet|ft|kb|mb|gb|tb|px|pixels?)\b",
+        re.IGNORECASE,
+    ),
     "money": re.compile(
         r"[€$£¥]\s?\d|\d\s?(€|\$|£)|\b(eur|usd|cad|gbp|chf|sek|nok|dkk|pln|inr|aud|jpy)\s?\d|"
         r"\d[\d,.]*\s?(eur|usd|cad|gbp|chf|euros?|dollars?|pounds?)\b",
