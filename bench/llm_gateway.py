@@ -54,6 +54,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from bench.common import EVAL, ROOT
 from bench.cpu import tree_cpu_seconds
 from bench.sse import stream_chat
+from services.api.metrics import CHAT_STAGES, chat_stage_totals
 from services.core.llm.prompt import PREAMBLE
 from services.serving.counters import TokenCounters, read_counters
 from tests.support.processes import ChildProcess, free_port, wait_for_port
@@ -228,25 +229,9 @@ def summarise_profile(path: Path, top: int = 25) -> None:
         print(f"#   incl {samples / total:6.1%}  {frame}", file=sys.stderr)
 
 
-STAGES = ("plan", "model", "check", "record")
-
-
 def stage_totals(steward_url: str) -> dict[str, tuple[float, float]]:
-    """Steward's `steward_chat_stage_seconds` histogram: stage -> (seconds summed, chats counted) so far."""
-    from prometheus_client.parser import text_string_to_metric_families
-
-    totals = {stage: [0.0, 0.0] for stage in STAGES}
-    text = httpx.get(f"{steward_url}/metrics", timeout=30).text
-    for family in text_string_to_metric_families(text):
-        if family.name != "steward_chat_stage_seconds":
-            continue
-        for sample in family.samples:
-            stage = sample.labels.get("stage", "")
-            if stage in totals and sample.name.endswith("_sum"):
-                totals[stage][0] += sample.value
-            elif stage in totals and sample.name.endswith("_count"):
-                totals[stage][1] += sample.value
-    return {stage: (seconds, count) for stage, (seconds, count) in totals.items()}
+    """Steward's `steward_chat_stage_seconds`: stage -> (seconds summed, chats counted) so far."""
+    return chat_stage_totals(httpx.get(f"{steward_url}/metrics", timeout=30).text)
 
 
 async def run_batch(
@@ -296,7 +281,7 @@ async def throughput(
                     stages_after = stage_totals(steward_url)
                     # Mean time per chat in each stage: only `model` keeps a chat in vLLM's batch, so the others
                     # are what the throughput ratio loses at this concurrency.
-                    for stage in STAGES:
+                    for stage in CHAT_STAGES:
                         seconds = stages_after[stage][0] - stages_before[stage][0]
                         chats = stages_after[stage][1] - stages_before[stage][1]
                         emit(f"steward_{stage}_ms_c{concurrency}", seconds * 1000 / chats if chats else 0.0)

@@ -19,6 +19,7 @@ from fastapi.testclient import TestClient
 from prometheus_client.parser import text_string_to_metric_families
 from sqlalchemy import select
 
+from services.api.metrics import CHAT_STAGES, chat_stage_totals
 from services.core.db.models import AuditEvent, Conversation, Message, Principal
 from services.core.db.session import session_scope
 from services.core.llm.admission import parse_vllm_metrics
@@ -187,32 +188,18 @@ def test_saturated_vllm_sheds_batch_with_429_while_interactive_succeeds(
         loop.close()
 
 
-def chat_stages(metrics: str) -> dict[str, tuple[float, float]]:
-    """steward_chat_stage_seconds: stage -> (seconds summed, chats counted)."""
-    stages: dict[str, list[float]] = {}
-    for family in text_string_to_metric_families(metrics):
-        if family.name == "steward_chat_stage_seconds":
-            for sample in family.samples:
-                totals = stages.setdefault(sample.labels["stage"], [0.0, 0.0])
-                if sample.name.endswith("_sum"):
-                    totals[0] = sample.value
-                elif sample.name.endswith("_count"):
-                    totals[1] = sample.value
-    return {stage: (seconds, count) for stage, (seconds, count) in stages.items()}
-
-
 def test_a_chat_reports_the_time_of_each_stage(guarded: TestClient, vllm_base_url: str) -> None:
     wait_until_idle(vllm_base_url, 60)
     key = issue_key(guarded, "timed", "user", ["everyone"])
-    before = chat_stages(guarded.get("/metrics").text)
+    before = chat_stage_totals(guarded.get("/metrics").text)
     started = time.perf_counter()
     response = guarded.post("/v1/chat", json={"question": QUESTION}, headers=auth(key))
     elapsed = time.perf_counter() - started
     assert response.status_code == 200 and model_answered(response.json())
-    after = chat_stages(guarded.get("/metrics").text)
+    after = chat_stage_totals(guarded.get("/metrics").text)
     spent = {}
-    for stage in ("plan", "model", "check", "record"):
-        seconds, count = before.get(stage, (0.0, 0.0))
+    for stage in CHAT_STAGES:
+        seconds, count = before[stage]
         assert after[stage][1] - count == 1, stage  # one chat, counted once in every stage
         spent[stage] = after[stage][0] - seconds
     # The model generated tokens (time in vLLM), and the stages never add up to more than the request took.
