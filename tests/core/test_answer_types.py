@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from services.core.answers.answer_types import asked_types, codes, states
+from services.core.answers.answer_types import asked, codes
 
 
 @pytest.mark.parametrize(
@@ -22,14 +22,14 @@ from services.core.answers.answer_types import asked_types, codes, states
     ],
 )
 def test_the_kind_of_value_a_question_asks_for(question: str, kind: str) -> None:
-    assert kind in asked_types(question)
+    assert kind in asked(question).kinds
 
 
 @pytest.mark.parametrize(
     "question", ["How do I reset my password?", "Who approves travel to Toronto?", "Is Form HR-22b the same as HR-22a?"]
 )
 def test_questions_that_ask_for_no_value(question: str) -> None:
-    assert asked_types(question) == frozenset()
+    assert asked(question).kinds == frozenset()
 
 
 @pytest.mark.parametrize(
@@ -49,7 +49,7 @@ def test_questions_that_ask_for_no_value(question: str) -> None:
     ],
 )
 def test_a_sentence_states_the_value_asked_for(question: str, sentence: str, expected: bool) -> None:
-    assert states(sentence, asked_types(question), question) is expected
+    assert asked(question).stated_by(sentence) is expected
 
 
 def test_identifiers_are_found_whatever_their_shape() -> None:

@@ -29,7 +29,7 @@ from services.api.chat.recording import Recorder
 from services.api.chat.schemas import SentenceOut
 from services.api.metrics import CHAT_STAGE_SECONDS
 from services.core.answers import extractive
-from services.core.answers.answer_types import AnswerType, asked_types, states
+from services.core.answers.answer_types import Asked, asked
 from services.core.answers.grounding import Grounder, GroundingSession, SentenceBuffer, split_sentences
 from services.core.db.session import session_scope
 from services.core.embedding.memo import MemoEmbed
@@ -91,10 +91,12 @@ class Generator:
             if nothing_held_up:  # the sources are relevant (or there would be no prompt): they answer instead
                 async for event in self._extractive(plan, answer, embed, separator=bool(answer.parts)):
                     yield event
-            elif kinds := self._value_missing(plan, answer):
+            elif (value := asked(plan.question)).kinds and not any(
+                value.stated_by(s.text) for s in answer.sentences if s.supported and s.shown
+            ):
                 # Supported, but no answer to what was asked: "How long ...?" met with a true sentence that
                 # names no duration. The sources' sentences that state one follow it.
-                async for event in self._extractive(plan, answer, embed, separator=True, stating=kinds):
+                async for event in self._extractive(plan, answer, embed, separator=True, stating=value):
                     yield event
 
     async def _deltas(self, plan: ChatPlan, answer: Answer) -> AsyncIterator[str]:
@@ -203,15 +205,6 @@ class Generator:
             answer.parts.append(text)
         return out
 
-    @staticmethod
-    def _value_missing(plan: ChatPlan, answer: Answer) -> frozenset[AnswerType]:
-        """The kinds of value the question asks for when no supported sentence of the answer states one."""
-        kinds = asked_types(plan.question)
-        supported = [s.text for s in answer.sentences if s.supported and s.shown]
-        if not kinds or any(states(text, kinds, plan.question) for text in supported):
-            return frozenset()
-        return kinds
-
     async def _extractive(
         self,
         plan: ChatPlan,
@@ -219,20 +212,20 @@ class Generator:
         embed: Embed,
         intro: str | None = None,
         separator: bool = False,
-        stating: frozenset[AnswerType] = frozenset(),
+        stating: Asked | None = None,
     ) -> AsyncIterator[ChatEvent]:
         """The answer the documents give: their best sentences, quoted with citations. With `stating` (added to a
-        generated answer that lacks a value of those kinds), only the quotes that state one."""
+        generated answer that lacks the value asked for), only the quotes that state it."""
         quotes = await run_in_threadpool(extractive.select, plan.question, plan.best_sources, embed)
-        if stating:
-            quotes = [q for q in quotes if states(q.text, stating, plan.question)]
+        if stating is not None:
+            quotes = [q for q in quotes if stating.stated_by(q.text)]
         if not quotes:
             return
         rendered = extractive.render(quotes)
         text, _ = answer.book.rewrite(rendered)
         if intro:
             text = f"{intro} {text}"
-        if not stating:  # quotes added to a generated answer leave it generated
+        if stating is None:  # quotes added to a generated answer leave it generated
             answer.mode = "extractive"
         answer.parts.append(text)
         yield Token(("\n\n" if separator else "") + text)

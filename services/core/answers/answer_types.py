@@ -11,6 +11,7 @@ English question words and units, nothing of any one corpus.
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 from typing import Literal
 
 from services.core.answers.grounding import numbers
@@ -79,34 +80,38 @@ _COUNTED = re.compile(r"\b(?:how many|number of)\s+(?:\w+\s+)??([a-z]{3,})", re.
 _CODE = re.compile(r"\b(?=[A-Za-z0-9-]*\d)(?=[A-Za-z0-9-]*[A-Za-z])[A-Za-z0-9]+(?:-[A-Za-z0-9]+)+\b")
 
 
-def asked_types(question: str) -> frozenset[AnswerType]:
-    """The kinds of value the question asks for (empty when it asks for none: a how-to, a yes/no, a who)."""
-    return frozenset(kind for kind, pattern in _ASKS.items() if pattern.search(question))
+@dataclass(frozen=True)
+class Asked:
+    """What a question asks for, read once: the kinds of value, its own numbers, and what it counts."""
+
+    kinds: frozenset[AnswerType]
+    own: frozenset[str]  # the question's numbers: no answer to it
+    count: re.Pattern[str] | None  # "how many employees" -> a number before "employees"
+
+    def stated_by(self, sentence: str) -> bool:
+        """Whether the sentence states a value of one of the kinds that the question did not already give: the
+        numbers of "incident SIR-2025-031" or "in 2025" are the question's, not an answer to it."""
+        if not self.kinds:
+            return False
+        rest = _CODE.sub(" ", sentence)  # an identifier names a thing, it states no value
+        if self.own:
+            rest = " ".join(word for word in rest.split() if not (found := numbers(word)) or not found <= self.own)
+        if self.count is not None and self.count.search(rest):
+            return True
+        return any(_STATES[kind].search(rest) for kind in self.kinds if kind != "count")
+
+
+def asked(question: str) -> Asked:
+    """The kinds of value the question asks for (none for a how-to, a yes/no, a who) and how to spot them."""
+    kinds = frozenset(kind for kind, pattern in _ASKS.items() if pattern.search(question))
+    count = None
+    if "count" in kinds:
+        counted = _COUNTED.search(question)
+        noun = rf"{counted.group(1)[:5]}\w*" if counted else r"\w+"
+        count = re.compile(rf"\b{_COUNT_WORD}\s+(?:\w+\s+)?{noun}", re.IGNORECASE)
+    return Asked(kinds, frozenset(numbers(question)), count)
 
 
 def codes(text: str) -> set[str]:
     """The identifiers in `text`, upper-cased."""
     return {match.group(0).upper() for match in _CODE.finditer(text)}
-
-
-def states(sentence: str, kinds: frozenset[AnswerType], question: str) -> bool:
-    """Whether the sentence states a value of one of `kinds` that the question did not already give: the
-    numbers of "incident SIR-2025-031" or "in 2025" are the question's, not an answer to it."""
-    if not kinds:
-        return False
-    own = numbers(question)
-    # The question's own identifiers and numbers are taken out before looking for a value.
-    rest = _CODE.sub(" ", sentence)
-    if own:
-        rest = " ".join(word for word in rest.split() if not (numbers(word) and numbers(word) <= own))
-    if "count" in kinds and _states_count(rest, question):
-        return True
-    return any(_STATES[kind].search(rest) for kind in kinds if kind != "count")
-
-
-def _states_count(sentence: str, question: str) -> bool:
-    """A number before the thing the question counts ("how many employees" -> "23 employees"), or before any
-    word when the question names none."""
-    counted = _COUNTED.search(question)
-    noun = rf"{counted.group(1)[:5]}\w*" if counted else r"\w+"
-    return re.search(rf"\b{_COUNT_WORD}\s+(?:\w+\s+)?{noun}", sentence, re.IGNORECASE) is not None

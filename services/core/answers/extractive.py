@@ -11,7 +11,7 @@ import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-from services.core.answers.answer_types import asked_types, codes, states
+from services.core.answers.answer_types import asked, codes
 from services.core.answers.grounding import content_words, numbers, source_sentences
 
 Embed = Callable[[Sequence[str]], list[list[float]]]
@@ -63,14 +63,14 @@ def select(question: str, sources: Sequence[tuple[int, str]], embed: Embed) -> l
     every = [(number, sentence) for number, text in sources for sentence in candidate_sentences(text)]
     if not every:
         return []
-    kinds = asked_types(question)
+    value = asked(question)
     named = codes(question)
-    valued = [states(sentence, kinds, question) for _, sentence in every]
+    valued = [value.stated_by(sentence) for _, sentence in every]
     # Only the sentences sharing the most words and numbers with the question are embedded (the one that answers
     # it nearly always shares some), and those that state the kind of value asked for; when none shares any word,
     # all of them are.
-    asked = _terms(question)
-    shared = [len(asked & _terms(sentence)) for _, sentence in every]
+    question_terms = _terms(question)
+    shared = [len(question_terms & _terms(sentence)) for _, sentence in every]
     kept = list(range(len(every)))
     if any(shared):
         ranked = sorted(kept, key=lambda i: (-shared[i], i))[:MAX_CANDIDATES]
@@ -87,7 +87,7 @@ def select(question: str, sources: Sequence[tuple[int, str]], embed: Embed) -> l
     best = max(scores.values())
     chosen = sorted((i for i in kept if scores[i] >= best - SIMILARITY_MARGIN), key=lambda i: -scores[i])
     chosen = chosen[:MAX_SENTENCES]
-    if kinds and not any(valued[i] for i in chosen):
+    if value.kinds and not any(valued[i] for i in chosen):
         stating = [i for i in kept if valued[i]]
         if stating:
             chosen = [*chosen[: MAX_SENTENCES - 1], max(stating, key=lambda i: scores[i])]
