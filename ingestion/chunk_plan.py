@@ -14,8 +14,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from ingestion.chunker import Chunk as TextChunk
-from ingestion.chunker import embedding_prefix
 from ingestion.lease import Claim
+from services.core.embedding.context import embedded_text
 from services.core.vectorstore.plan import epoch_seconds
 
 POINT_NAMESPACE = uuid.UUID("6f1c1d9e-8d4b-4a44-9a64-3f8f5a2b7c10")
@@ -28,8 +28,7 @@ def point_id(document_id: str, content_hash: str, occurrence: int) -> str:
 
 def embedding_text(title: str, chunk: TextChunk) -> str:
     """Embed the chunk with its title and heading path so a passage stays findable out of context."""
-    context = embedding_prefix(title, chunk.heading)
-    return f"{context}\n{chunk.text}" if context else chunk.text
+    return embedded_text(title, chunk.heading, chunk.text)
 
 
 @dataclass(frozen=True)

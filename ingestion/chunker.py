@@ -17,6 +17,7 @@ from dataclasses import dataclass
 
 from ingestion.parsers import Block, ParsedDocument
 from ingestion.tokens import TokenCounter
+from services.core.embedding.context import embedding_prefix
 
 
 @dataclass(frozen=True)
@@ -28,14 +29,6 @@ class Chunk:
     text: str
     location: Mapping[str, str | int]
     text_hash: str
-
-
-def embedding_prefix(title: str, heading: str) -> str:
-    """The context embedded before a chunk's text (f"{prefix}\\n{text}"): title and heading path, the title
-    once even when the heading path starts with it (a Markdown file's "# Title")."""
-    if heading == title or heading.startswith(f"{title} > "):
-        return heading
-    return " / ".join(part for part in (title, heading) if part)
 
 
 # Places a chunk may end (each is the offset where the next piece starts), best first.

@@ -7,10 +7,12 @@ duplicated run rewrites the same ids, and whatever an interrupted run stored is 
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from collections.abc import Callable, Mapping, Sequence
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 from sqlalchemy import delete, insert, select
 from sqlalchemy.orm import Session, sessionmaker
@@ -24,7 +26,6 @@ from ingestion.redaction import redact_chunks
 from services.core.access.index import index_payload
 from services.core.db.models import Chunk, Document, utcnow
 from services.core.db.session import session_scope
-from services.core.embedding.batcher import EmbeddingBatcher
 from services.core.embedding.sparse import SparseEncoder
 from services.core.errors import StewardError
 from services.core.jobs.blobs import BlobStore
@@ -62,6 +63,12 @@ class IngestConfig:
     chunk_overlap_tokens: int
 
 
+class TextEmbedder(Protocol):
+    """Embeds chunk texts: the embedding batcher, or the live index's (adaptation/live.py)."""
+
+    def embed(self, texts: Sequence[str]) -> list[list[float]]: ...
+
+
 class Ingestor:
     """Ingests one version of one document at a time; many threads may share one."""
 
@@ -72,12 +79,13 @@ class Ingestor:
         leases: Leases,
         blobs: BlobStore,
         vector_store: VectorStore,
-        batcher: EmbeddingBatcher,
+        batcher: TextEmbedder,
         sparse_encoder: SparseEncoder,
         pii: PiiGuard,
         preparer: Preparer,
         config: IngestConfig,
         scan_injection: ScanInjection | None = None,
+        pin: Callable[[], AbstractContextManager[object]] = contextlib.nullcontext,
     ) -> None:
         self._sessions = sessions
         self._leases = leases
@@ -89,9 +97,15 @@ class Ingestor:
         self._preparer = preparer
         self._config = config
         self._scan = scan_injection
+        # One index generation (collection and encoder) for a whole job, whatever switches meanwhile.
+        self._pin = pin
 
     def ingest(self, document_id: str, owner: str) -> Outcome:
         """Ingest the document's current version. Input problems fail it for good; other errors raise."""
+        with self._pin():
+            return self._ingest_pinned(document_id, owner)
+
+    def _ingest_pinned(self, document_id: str, owner: str) -> Outcome:
         try:
             claim = self._leases.claim(document_id, owner)
         except NotClaimed as refused:

@@ -30,6 +30,7 @@ STATUS_BY_ERROR: dict[type[errors.StewardError], int] = {
     errors.MessageNotFound: 404,
     errors.SsoNotConfigured: 404,
     errors.ModelNotFound: 404,
+    errors.GenerationNotFound: 404,
     errors.TooManyFailedLogins: 429,
     errors.Conflict: 409,
     errors.BackupError: 409,

@@ -26,12 +26,13 @@ class IndexInUse(click.ClickException):
 def _stores(settings: Settings) -> Iterator[Stores]:
     """The installation's database, vector index and folders, opened for the length of one command."""
     from services.core.backup import Stores
+    from services.core.backup.service import live_generation
     from services.core.db.session import make_engine
     from services.core.vectorstore import build_vector_store
 
     engine = make_engine(settings.database_url)
     try:
-        store = build_vector_store(settings)
+        store = build_vector_store(settings, live_generation(settings, engine).collection)
     except Exception as exc:  # Qdrant Edge: the running server holds the shard's exclusive lock
         engine.dispose()
         raise IndexInUse(

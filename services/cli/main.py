@@ -1,4 +1,4 @@
-"""The `steward` command: serve, worker, ingest, ask, keys, model, migrate, audit, backup, restore."""
+"""The `steward` command: serve, worker, ingest, ask, keys, model, migrate, audit, backup, restore, tune, index."""
 
 from __future__ import annotations
 
@@ -14,6 +14,7 @@ from services.cli.audit_commands import audit
 from services.cli.backup_commands import backup, restore
 from services.cli.context import DEFAULT_URL, client_for, load_settings
 from services.cli.doctor_command import doctor
+from services.cli.index_commands import index, tune
 from services.cli.jobs_commands import jobs
 from services.cli.keys_commands import keys
 from services.cli.llm_commands import llm
@@ -108,6 +109,8 @@ cli.add_command(keys)
 cli.add_command(sites)
 cli.add_command(backup)
 cli.add_command(restore)
+cli.add_command(tune)
+cli.add_command(index)
 
 
 @cli.command()

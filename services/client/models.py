@@ -8,7 +8,7 @@ known today are listed in a comment rather than a `Literal` that would reject a 
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -239,6 +239,32 @@ class IndexDrift(WireModel):
     drift: int
     repaired: bool
     examples: dict[str, list[str]] = {}
+
+
+class IndexGeneration(WireModel):
+    """A vector collection and the encoder that filled it; searches use the `live` one."""
+
+    id: str
+    model: str
+    collection: str
+    state: str
+    points: int
+    error: str | None = None
+    report: dict[str, Any] = {}
+    created_at: datetime
+    switched_at: datetime | None = None
+
+
+class TuneJob(WireModel):
+    """A tuning in the server: `state` running, done or failed; `stage` pairs, training, reindex or gate."""
+
+    state: str
+    stage: str
+    progress: float
+    started_at: datetime
+    finished_at: datetime | None = None
+    outcome: dict[str, Any] = {}
+    error: str | None = None
 
 
 class Backup(WireModel):

@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 from collections.abc import Iterator, Sequence
 from types import TracebackType
+from typing import Any
 
 import httpx
 from typing_extensions import Unpack
@@ -19,12 +20,14 @@ from services.client.models import (
     DocumentList,
     Feedback,
     IndexDrift,
+    IndexGeneration,
     Job,
     JobList,
     Rating,
     RetrievalMode,
     RewriteChoice,
     SearchResult,
+    TuneJob,
     UploadedDocument,
 )
 from services.client.sse import EventAssembler, raise_if_error
@@ -209,6 +212,27 @@ class StewardClient:
     def repair_index(self) -> IndexDrift:
         """Repair every disagreement (admin key); returns what was found."""
         return calls.read(self._send(Call("POST", "/v1/admin/index/repair")), IndexDrift)
+
+    def index_generations(self) -> list[IndexGeneration]:
+        """Every index generation, newest first (admin key)."""
+        response = self._send(Call("GET", "/v1/admin/index/generations"))
+        calls.check(response)
+        return [IndexGeneration.model_validate(item) for item in response.json()]
+
+    def start_tuning(self, **options: Any) -> TuneJob:
+        """Tune the encoder on the indexed documents in the server and switch when no worse (admin key)."""
+        return calls.read(self._send(Call("POST", "/v1/admin/index/tune", json=options)), TuneJob)
+
+    def tuning(self) -> TuneJob:
+        """The latest tuning's stage and progress (admin key)."""
+        return calls.read(self._send(Call("GET", "/v1/admin/index/tune")), TuneJob)
+
+    def rollback_index(self) -> dict[str, Any]:
+        """Make the previous index generation live again (admin key); returns which model is live now."""
+        response = self._send(Call("POST", "/v1/admin/index/rollback"))
+        calls.check(response)
+        result: dict[str, Any] = response.json()
+        return result
 
     def create_backup(self, name: str | None = None) -> Backup:
         """Have the server write a backup into its backup folder while it keeps serving (admin key)."""

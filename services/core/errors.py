@@ -132,6 +132,12 @@ class ModelNotFound(StewardError):
     param = "model"
 
 
+class GenerationNotFound(StewardError):
+    """No index generation (or tuned encoder version) by this id, or none to roll back to."""
+
+    code = "generation_not_found"
+
+
 class Conflict(StewardError):
     """The request is valid but the resource is not in a state that allows it."""
 

@@ -16,6 +16,10 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from services.core.access.oidc import OidcConfig, OidcVerifier
 from services.core.access.principals import ensure_bootstrap_admin
+from services.core.adaptation.catalog import ModelCatalog
+from services.core.adaptation.live import Generation, LiveIndex
+from services.core.adaptation.records import GenerationRef
+from services.core.adaptation.service import Adaptation
 from services.core.audit.writer import AuditWriter
 from services.core.db import migrate
 from services.core.db.session import make_engine, make_session_factory, session_scope
@@ -25,6 +29,7 @@ from services.core.embedding.sparse import SparseEncoder
 from services.core.jobs.blobs import BlobStore
 from services.core.jobs.outbox import Outbox
 from services.core.jobs.queue import make_celery
+from services.core.jobs.reconcile import Reconciler
 from services.core.pii import PiiGuard
 from services.core.policy import ReloadablePolicies
 from services.core.policy.injection_model import InjectionModel
@@ -45,9 +50,18 @@ class Runtime:
     settings: Settings
     engine: Engine
     sessions: sessionmaker[Session]
+    # The live index generation's store (the live index itself: it follows a switch; adaptation/live.py).
     vector_store: VectorStore
+    # Which collection and encoder searches and ingestion use; switched with no restart (`steward tune`).
+    live_index: LiveIndex
+    # Tuned encoder versions in the data directory.
+    models: ModelCatalog
+    # Tunes encoders, builds index generations with them, switches and rolls back (`steward tune`).
+    adaptation: Adaptation
+    # The shipped encoder: the injection screen and the grounding check were calibrated on it, so they keep
+    # it whatever encoder the live index uses.
     embedder: Embedder
-    # Ingestion's way to the embedder: pools texts of concurrently ingested documents into big windows.
+    # Ingestion's way to the shipped embedder: pools texts of concurrently ingested documents into big windows.
     embedding_batcher: EmbeddingBatcher
     # BM25 sparse vectors for keyword and hybrid search: chunks at ingestion, questions at retrieval.
     sparse_encoder: SparseEncoder
@@ -89,12 +103,22 @@ class Runtime:
         batcher = EmbeddingBatcher(embedder)
         policies = ReloadablePolicies(settings.policies_dir, screen)
         sparse_encoder = SparseEncoder()
-        vector_store = build_vector_store(settings)
-        vector_store.ensure_collection(embedder.dimension)
+        models = ModelCatalog(settings.models_dir, settings.embedding_model)
+        live_index = _live_index(settings, sessions=sessions, models=models, embedder=embedder, batcher=batcher)
+        celery = make_celery(settings)
+        outbox = Outbox(celery=celery, sessions=sessions, requeue_after_s=settings.ingest_requeue_after_s)
+        reconciler = Reconciler(sessions=sessions, vector_store=live_index, outbox=outbox)
+        adaptation = Adaptation(
+            sessions=sessions,
+            live_index=live_index,
+            models=models,
+            sparse_encoder=sparse_encoder,
+            mode=settings.retrieval_mode,
+            reconcile=lambda: reconciler.run(repair=True),
+        )
         pii = PiiGuard(settings)
         if pii.enabled:
             pii.warm_up()
-        celery = make_celery(settings)
         quotas = build_quota_service(settings, engine, policies.engine.policy_set.quota_rules)
         oidc_config = OidcConfig.from_settings(settings)
         oidc = OidcVerifier(config=oidc_config, http=httpx.Client()) if oidc_config else None
@@ -108,14 +132,16 @@ class Runtime:
             settings=settings,
             engine=engine,
             sessions=sessions,
-            vector_store=vector_store,
+            vector_store=live_index,
+            live_index=live_index,
+            models=models,
+            adaptation=adaptation,
             embedder=embedder,
             embedding_batcher=batcher,
             sparse_encoder=sparse_encoder,
             retriever=Retriever(
-                embedder=embedder,
+                index=live_index,
                 sparse_encoder=sparse_encoder,
-                vector_store=vector_store,
                 config=RetrievalConfig(
                     default_mode=settings.retrieval_mode,
                     min_relevance=settings.min_relevance,
@@ -126,7 +152,7 @@ class Runtime:
             ),
             policies=policies,
             celery=celery,
-            outbox=Outbox(celery=celery, sessions=sessions, requeue_after_s=settings.ingest_requeue_after_s),
+            outbox=outbox,
             blobs=BlobStore(settings.uploads_dir),
             quotas=quotas,
             pii=pii,
@@ -142,8 +168,43 @@ class Runtime:
         if self.oidc is not None:
             self.oidc.close()
         self.audit_writer.close()
+        self.live_index.close()  # generations opened beside the base one
         self.embedding_batcher.close()
         self.embedder.close()
-        self.vector_store.close()
+        self.live_index.base_store.close()
         self.quotas.close()
         self.engine.dispose()
+
+
+def _live_index(
+    settings: Settings,
+    *,
+    sessions: sessionmaker[Session],
+    models: ModelCatalog,
+    embedder: Embedder,
+    batcher: EmbeddingBatcher,
+) -> LiveIndex:
+    """The installation's first collection with the shipped encoder, and how any other generation opens: a tuned
+    encoder gets replicas of its own, the shipped one is shared with the injection screen and the grounding check."""
+    base_store = build_vector_store(settings)
+    base_store.ensure_collection(embedder.dimension)
+    base = Generation(GenerationRef(settings.embedding_model, settings.collection), base_store, embedder, batcher)
+
+    def open_generation(ref: GenerationRef) -> Generation:
+        if not models.is_tuned(ref.model):
+            own_embedder, own_batcher = embedder, batcher
+        else:
+            own_embedder = Embedder(
+                models.encoder_path(ref.model),
+                settings.embedding_batch_size,
+                settings.embedding_replicas,
+                processes=settings.embedding_processes,
+            )
+            own_batcher = EmbeddingBatcher(own_embedder)
+        store = build_vector_store(settings, ref.collection)
+        store.ensure_collection(own_embedder.dimension)
+        return Generation(ref, store, own_embedder, own_batcher)
+
+    live_index = LiveIndex(sessions=sessions, base=base, open_generation=open_generation)
+    live_index.refresh()
+    return live_index

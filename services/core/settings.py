@@ -375,5 +375,10 @@ class Settings(BaseSettings):
         return self.data_dir / "qdrant-edge"
 
     @cached_property
+    def models_dir(self) -> Path:
+        """Tuned encoders, one folder per version with its training report (`steward tune`)."""
+        return self.data_dir / "models"
+
+    @cached_property
     def model_cache_dir(self) -> Path:
         return self.cache_dir / "models"

@@ -897,3 +897,27 @@ def test_exported_points_carried_to_the_other_adapter_answer_every_mode_the_same
 
 def test_an_empty_store_exports_nothing(make_store: Factory) -> None:
     assert list(make_store().export_points()) == []
+
+
+def test_drop_deletes_the_edge_shard_and_its_files(tmp_path: Path) -> None:
+    store = edge_factory(tmp_path)()
+    store.ensure_collection(DIM)
+    store.upsert(CORPUS)
+    store.drop()
+    assert not store.shard_dir.exists()
+    with pytest.raises(RuntimeError):
+        store.count()
+    again = edge_factory(tmp_path)()
+    again.ensure_collection(DIM)
+    assert again.count() == 0
+    again.close()
+
+
+def test_drop_deletes_the_server_collection(monkeypatch: pytest.MonkeyPatch) -> None:
+    store = QdrantServerStore(":memory:", COLLECTION)
+    store.ensure_collection(DIM)
+    store.upsert(CORPUS)
+    client = store._client
+    monkeypatch.setattr(client, "close", lambda: None)  # keep the in-memory client readable after drop()
+    store.drop()
+    assert not client.collection_exists(COLLECTION)

@@ -56,9 +56,8 @@ def test_the_question_as_asked_wins_when_its_rewrite_is_unanswerable(monkeypatch
 
     calls: list[str] = []
     retriever = retrieval.Retriever(
-        embedder=None,  # type: ignore[arg-type]
+        index=None,  # type: ignore[arg-type]
         sparse_encoder=None,  # type: ignore[arg-type]
-        vector_store=None,  # type: ignore[arg-type]
         config=retrieval.RetrievalConfig(),
     )
 

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from ingestion.chunker import embedding_prefix
+from services.core.embedding.context import embedding_prefix
 from services.core.embedding.dense import Embedder
 from services.core.embedding.sparse import SparseEncoder
 from services.core.settings import Settings

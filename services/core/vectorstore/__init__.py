@@ -50,22 +50,21 @@ vector_stores: Registry[VectorStore] = Registry("vector store")
 
 
 @vector_stores.register("qdrant_edge")
-def _edge(settings: Settings) -> VectorStore:
+def _edge(settings: Settings, collection: str) -> VectorStore:
     from services.core.vectorstore.edge import QdrantEdgeStore
 
-    return QdrantEdgeStore(
-        settings.vector_dir, settings.collection, disk_reserve_bytes=settings.vector_disk_reserve_mb * 2**20
-    )
+    return QdrantEdgeStore(settings.vector_dir, collection, disk_reserve_bytes=settings.vector_disk_reserve_mb * 2**20)
 
 
 @vector_stores.register("qdrant")
-def _server(settings: Settings) -> VectorStore:
+def _server(settings: Settings, collection: str) -> VectorStore:
     from services.core.vectorstore.qdrant import QdrantServerStore
 
     api_key = settings.qdrant_api_key.get_secret_value() if settings.qdrant_api_key else None
-    return QdrantServerStore(settings.qdrant_url, settings.collection, api_key)
+    return QdrantServerStore(settings.qdrant_url, collection, api_key)
 
 
-def build_vector_store(settings: Settings) -> VectorStore:
-    """The adapter named by `settings.vector_store`."""
-    return vector_stores.create(settings.vector_store, settings)
+def build_vector_store(settings: Settings, collection: str | None = None) -> VectorStore:
+    """The adapter named by `settings.vector_store`, on `collection` (default: the installation's first one;
+    re-indexing builds others beside it, services/core/adaptation)."""
+    return vector_stores.create(settings.vector_store, settings, collection or settings.collection)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 import threading
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
@@ -252,6 +253,11 @@ class QdrantEdgeStore:
                     # A merge may rewrite every segment before it drops the old ones.
                     self._disk.before_write(extra_bytes=self._disk.allocated_bytes())
             return False if shard is None else bool(shard.optimize())
+
+    def drop(self) -> None:
+        """Close the shard and remove its directory."""
+        self.close()
+        shutil.rmtree(self.shard_dir, ignore_errors=True)
 
     def close(self) -> None:
         """Flush and release the shard's WAL lock; later calls raise."""

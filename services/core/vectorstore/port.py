@@ -198,5 +198,9 @@ class VectorStore(Protocol):
         """Build pending indexes now (HNSW, payload) if the engine does not do it by itself; True if it did work.
         Searches keep working while it runs."""
 
+    def drop(self) -> None:
+        """Delete the whole collection and its files, then close: for an index generation no one will use
+        (a rejected or removed re-index). Never called on the live collection."""
+
     def close(self) -> None:
         """Release files and connections (Qdrant Edge holds an exclusive WAL lock until then)."""

@@ -243,6 +243,13 @@ class QdrantServerStore:
         """A Qdrant server runs its optimizers by itself; nothing to do."""
         return False
 
+    def drop(self) -> None:
+        """Delete the collection on the server, then close the client."""
+        with self._lock:
+            if self._client.collection_exists(self.collection):
+                self._client.delete_collection(self.collection)
+        self.close()
+
     def close(self) -> None:
         """Close the client's connections."""
         with self._lock:

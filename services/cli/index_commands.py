@@ -1,0 +1,171 @@
+"""`steward tune` and `steward index`: adapt the encoder to the documents, list generations, roll back.
+
+The running server does the work: it holds the vector index (in the embedded profile, alone) and keeps
+answering searches from the live generation while the new one is built."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import click
+import httpx
+
+from services.cli.context import client_for
+from services.client import StewardError as ClientError
+
+_URL = click.option("--url", default=None, help="The server (default $STEWARD_URL or http://127.0.0.1:8000).")
+_KEY = click.option("--api-key", default=None, help="Admin API key (default $STEWARD_API_KEY, else the admin key).")
+
+
+@click.command()
+@click.option(
+    "--max-pairs", type=click.IntRange(16, 200_000), default=6000, show_default=True, help="Training pairs at most."
+)
+@click.option("--epochs", type=click.IntRange(1, 10), default=1, show_default=True)
+@click.option(
+    "--time-budget",
+    type=click.FloatRange(1, 86_400),
+    default=600,
+    show_default=True,
+    help="Seconds of training at most; what was learned by then is kept.",
+)
+@click.option(
+    "--held-out",
+    type=click.FloatRange(0.05, 0.5),
+    default=0.15,
+    show_default=True,
+    help="Share of documents kept out of training, to judge the new encoder by.",
+)
+@click.option(
+    "--switch/--no-switch",
+    default=True,
+    show_default=True,
+    help="Re-index with the new encoder and switch when it ranks no worse on the held-out documents.",
+)
+@click.option(
+    "--eval",
+    "eval_file",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    default=None,
+    help="Your labelled questions (the `steward eval` JSONL) for the gate; without it the gate judges by held-out "
+    "documents' sentences. Keep other questions out of it to report on.",
+)
+@click.option("--wait/--no-wait", default=True, show_default=True, help="Follow the progress until it ends.")
+@_URL
+@_KEY
+def tune(
+    max_pairs: int,
+    epochs: int,
+    time_budget: float,
+    held_out: float,
+    switch: bool,
+    eval_file: Path | None,
+    wait: bool,
+    url: str | None,
+    api_key: str | None,
+) -> None:
+    """Fine-tune the encoder on the indexed documents (no labels needed), re-index with it in the background and
+    switch searches to it when it is no worse. Searches keep working throughout; `steward index rollback` undoes."""
+    questions = _labelled(eval_file) if eval_file else []
+    client = client_for(url, api_key)
+    try:
+        job = client.start_tuning(
+            questions=questions,
+            max_pairs=max_pairs,
+            epochs=epochs,
+            time_budget_s=time_budget,
+            held_out=held_out,
+            switch=switch,
+        )
+        click.echo(f"tuning started at {job.started_at:%H:%M:%S}", err=True)
+        if not wait:
+            return
+        shown = ""
+        while job.state == "running":
+            time.sleep(2)
+            job = client.tuning()
+            line = f"{job.stage} {job.progress:.0%}"
+            if line != shown:
+                click.echo(line, err=True)
+                shown = line
+    except (ClientError, httpx.HTTPError, OSError) as exc:
+        raise click.ClickException(f"tuning failed: {exc}") from exc
+    finally:
+        client.close()
+    if job.state == "failed":
+        raise click.ClickException(f"tuning failed: {job.error}")
+    outcome = job.outcome
+    report = outcome.get("report", {})
+    gate = report.get("gate", {})
+    click.echo(
+        f"encoder {outcome.get('model')}: {report.get('pairs_training', 0)} pairs, "
+        f"{report.get('training_seconds', 0)} s of training"
+    )
+    if gate:
+        click.echo(
+            f"held-out nDCG@10 {gate['ndcg10_before']:.4f} -> {gate['ndcg10_after']:.4f} "
+            f"({gate['questions']} questions); the new generation is {outcome.get('state')}"
+        )
+        if report.get("error"):
+            click.echo(report["error"])
+
+
+def _labelled(path: Path) -> list[dict[str, object]]:
+    from services.eval.dataset import load_questions
+    from services.eval.errors import EvalError
+
+    try:
+        questions = load_questions(path)
+    except EvalError as exc:
+        raise click.ClickException(str(exc)) from exc
+    usable = [
+        {"question": q.question, "relevant": list(q.relevant)} for q in questions if q.answerable and not q.history
+    ]
+    if not usable:
+        raise click.ClickException(f"{path} has no answerable single-turn question to judge by")
+    return usable
+
+
+@click.group()
+def index() -> None:
+    """The vector index's generations: which encoder and collection searches use."""
+
+
+@index.command("generations")
+@_URL
+@_KEY
+def generations(url: str | None, api_key: str | None) -> None:
+    """List the generations, newest first; the live one is marked."""
+    client = client_for(url, api_key)
+    try:
+        rows = client.index_generations()
+    except (ClientError, httpx.HTTPError, OSError) as exc:
+        raise click.ClickException(str(exc)) from exc
+    finally:
+        client.close()
+    if not rows:
+        click.echo("one generation: the shipped encoder (never tuned)")
+    for row in rows:
+        mark = "*" if row.state == "live" else " "
+        gate = row.report.get("gate") or {}
+        figure = f"  nDCG@10 {gate['ndcg10_before']:.3f}->{gate['ndcg10_after']:.3f}" if gate else ""
+        click.echo(
+            f"{mark} {row.id}  {row.state:<8}  {row.model:<28}  {row.points:>7} points{figure}"
+            + (f"  ({row.error})" if row.error else "")
+        )
+
+
+@index.command("rollback")
+@_URL
+@_KEY
+def rollback(url: str | None, api_key: str | None) -> None:
+    """Make the previous generation live again (what changed since is carried over)."""
+    client = client_for(url, api_key, timeout=3600)
+    try:
+        done = client.rollback_index()
+    except (ClientError, httpx.HTTPError, OSError) as exc:
+        raise click.ClickException(f"rollback failed: {exc}") from exc
+    finally:
+        client.close()
+    click.echo(f"live again: {done['model']} (generation {done.get('generation_id')})")

@@ -1,0 +1,111 @@
+"""The index generations as rows: which one is live, which are building, what a rollback goes back to.
+
+The switch is one transaction (the live row retired, the new one made live), so every process that reads the
+live row afterwards sees the new collection and encoder together: an alias, kept in the database so the API,
+the workers and the CLI of either profile agree on it."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from services.core.db.models import IndexGeneration, utcnow
+from services.core.errors import Conflict, GenerationNotFound
+
+BUILDING, LIVE, RETIRED, REJECTED, FAILED = "building", "live", "retired", "rejected", "failed"
+
+
+@dataclass(frozen=True)
+class GenerationRef:
+    """Which encoder and collection; `id` None for the installation's first collection (no row yet)."""
+
+    model: str
+    collection: str
+    id: str | None = None
+
+
+def live(session: Session) -> IndexGeneration | None:
+    return session.scalars(select(IndexGeneration).where(IndexGeneration.state == LIVE)).first()
+
+
+def live_ref(session: Session, base: GenerationRef) -> GenerationRef:
+    row = live(session)
+    return GenerationRef(row.model, row.collection, row.id) if row else base
+
+
+def all_generations(session: Session) -> list[IndexGeneration]:
+    return list(session.scalars(select(IndexGeneration).order_by(IndexGeneration.created_at.desc())))
+
+
+def get(session: Session, generation_id: str) -> IndexGeneration:
+    row = session.get(IndexGeneration, generation_id)
+    if row is None:
+        raise GenerationNotFound(f"no index generation {generation_id!r}")
+    return row
+
+
+def start(session: Session, *, model: str, collection: str, base: GenerationRef) -> IndexGeneration:
+    """A new generation, `building`. Only one builds at a time: two would race for the switch."""
+    if session.scalars(select(IndexGeneration).where(IndexGeneration.state == BUILDING)).first() is not None:
+        raise Conflict("another index generation is being built; wait for it or mark it failed")
+    _ensure_base_row(session, base)
+    row = IndexGeneration(model=model, collection=collection, state=BUILDING, points=0, report={})
+    session.add(row)
+    session.flush()
+    return row
+
+
+def finish(
+    session: Session, generation_id: str, *, state: str, points: int, report: dict[str, Any], error: str | None = None
+) -> IndexGeneration:
+    row = get(session, generation_id)
+    row.state, row.points, row.report, row.error = state, points, dict(report), error
+    return row
+
+
+def switch(session: Session, generation_id: str, *, base: GenerationRef) -> IndexGeneration:
+    """Make a built (or retired) generation live and retire the live one, in the caller's transaction."""
+    _ensure_base_row(session, base)
+    row = get(session, generation_id)
+    if row.state not in (BUILDING, RETIRED):
+        raise Conflict(f"generation {generation_id} is {row.state}; only a built or retired one can go live")
+    current = live(session)
+    if current is not None and current.id != row.id:
+        current.state = RETIRED
+        session.flush()  # one live row at a time, even for a moment
+    row.state, row.switched_at = LIVE, utcnow()
+    return row
+
+
+def previous(session: Session) -> IndexGeneration:
+    """What a rollback makes live again: the generation retired most recently."""
+    retired = session.scalars(
+        select(IndexGeneration)
+        .where(IndexGeneration.state == RETIRED, IndexGeneration.switched_at.is_not(None))
+        .order_by(IndexGeneration.switched_at.desc())
+    ).first()
+    if retired is None:
+        raise GenerationNotFound("no earlier index generation to roll back to")
+    return retired
+
+
+def _ensure_base_row(session: Session, base: GenerationRef) -> None:
+    """The first collection gets its row when a second one appears, so a rollback can return to it."""
+    if session.scalars(select(IndexGeneration).where(IndexGeneration.collection == base.collection)).first():
+        return
+    has_live = live(session) is not None
+    session.add(
+        IndexGeneration(
+            model=base.model,
+            collection=base.collection,
+            state=RETIRED if has_live else LIVE,
+            points=0,
+            report={},
+            switched_at=datetime(1970, 1, 1) if has_live else utcnow(),
+        )
+    )
+    session.flush()
