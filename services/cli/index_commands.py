@@ -119,9 +119,8 @@ def _labelled(path: Path) -> list[dict[str, object]]:
         questions = load_questions(path)
     except EvalError as exc:
         raise click.ClickException(str(exc)) from exc
-    usable = [
-        {"question": q.question, "relevant": list(q.relevant)} for q in questions if q.answerable and not q.history
-    ]
+    single_turn = [q for q in questions if q.answerable and not q.history]
+    usable: list[dict[str, object]] = [{"question": q.question, "relevant": [*q.relevant]} for q in single_turn]
     if not usable:
         raise click.ClickException(f"{path} has no answerable single-turn question to judge by")
     return usable

@@ -257,3 +257,24 @@ def test_a_crashed_training_leaves_no_version_behind(tmp_path: Path) -> None:
     assert catalog.versions() == []
     assert catalog.clean_partial() == 1
     assert not any(tmp_path.iterdir())
+
+
+def test_the_qdrant_server_adapter_rebuilds_switches_and_rolls_back(embedded_api: ClientFactory) -> None:
+    """The production profile's adapter (qdrant-client's local mode, the closest stand-in runnable here): a new
+    collection beside the first, the switch, rollback. Same encoder both times, so no training is needed and
+    the same question must find the same passages at the same similarity in both collections."""
+    api = embedded_api(vector_store="qdrant", qdrant_url=":memory:")
+    for path in sorted(CORPUS.glob("*.md"))[:4]:
+        document_id = upload(api, ADMIN_KEY, path.name, path.read_bytes()).json()["id"]
+        assert wait_settled(api, ADMIN_KEY, document_id)["status"] == "ready"
+    runtime = runtime_of(api)
+    before = search(api, QUERY)["results"]
+    first = runtime.live_index.current()
+    outcome = runtime.adaptation.build(runtime.settings.embedding_model, questions=[], force=True)
+    assert outcome.state == records.LIVE
+    second = runtime.live_index.current()
+    assert second.collection != first.collection and second.store.count() == first.store.count() > 0
+    assert search(api, QUERY)["results"] == before
+    assert api.post("/v1/admin/index/rollback", headers=auth(ADMIN_KEY)).status_code == 200
+    assert runtime.live_index.current().collection == first.collection
+    assert search(api, QUERY)["results"] == before

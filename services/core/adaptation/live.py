@@ -31,6 +31,7 @@ from services.core.adaptation.records import GenerationRef
 from services.core.db.session import session_scope
 from services.core.embedding.batcher import EmbeddingBatcher
 from services.core.embedding.dense import Embedder
+from services.core.errors import Conflict
 from services.core.vectorstore.port import (
     ChunkPoint,
     ScoredChunk,
@@ -250,6 +251,10 @@ class LiveIndex:
 
     def optimize(self) -> bool:
         return self.current().store.optimize()
+
+    def drop(self) -> None:
+        """Never: the live collection is what searches use (a rejected generation is dropped by forget())."""
+        raise Conflict("the live index cannot be dropped; switch to another generation first")
 
     def close(self) -> None:
         """Close every generation but the base one, whose store and encoder the runtime closes."""

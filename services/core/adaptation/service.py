@@ -124,11 +124,11 @@ class Adaptation:
         log.info("tuned encoder %s: %d pairs in %.0f s", version, len(training), result.seconds)
         outcome = Outcome(model=version, state="tuned", report=report)
         if options.switch:
-            pairs = held_questions(held)
+            by_pairs = held_questions(held)
             built = self.build(
                 version,
-                questions=questions or pairs,
-                reference=pairs if questions else (),
+                questions=questions or by_pairs,
+                reference=by_pairs if questions else (),
                 gate_source="labelled questions" if questions else "held-out pairs",
                 progress=progress,
             )
