@@ -205,6 +205,11 @@ def _live_index(
         store.ensure_collection(own_embedder.dimension)
         return Generation(ref, store, own_embedder, own_batcher)
 
-    live_index = LiveIndex(sessions=sessions, base=base, open_generation=open_generation)
+    live_index = LiveIndex(
+        sessions=sessions,
+        base=base,
+        open_generation=open_generation,
+        open_store=lambda collection: build_vector_store(settings, collection),
+    )
     live_index.refresh()
     return live_index

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -22,7 +23,7 @@ from services.core.adaptation.training import TrainingConfig, fine_tune
 from services.core.db.session import session_scope
 from services.core.embedding.dense import resolve_model_path
 from services.core.runtime import Runtime
-from services.core.vectorstore import SearchQuery
+from services.core.vectorstore import SearchQuery, build_vector_store
 from tests.fixtures.documents import make_markdown
 from tests.support.api import ClientFactory, issue_key, upload, wait_settled
 from tests.support.settings import ADMIN_KEY, auth
@@ -278,3 +279,24 @@ def test_the_qdrant_server_adapter_rebuilds_switches_and_rolls_back(embedded_api
     assert api.post("/v1/admin/index/rollback", headers=auth(ADMIN_KEY)).status_code == 200
     assert runtime.live_index.current().collection == first.collection
     assert search(api, QUERY)["results"] == before
+
+
+def test_a_build_whose_process_died_is_marked_failed_and_its_files_go(app: TestClient) -> None:
+    runtime = runtime_of(app)
+    crashed = build_vector_store(runtime.settings, "steward_chunks__crashed")
+    crashed.ensure_collection(runtime.embedder.dimension)
+    crashed.close()  # the process died: its half-built shard stays on disk, its row stays `building`
+    shard = runtime.settings.vector_dir / "steward_chunks__crashed"
+    assert shard.is_dir()
+    with session_scope(runtime.sessions) as session:
+        row = records.start(
+            session, model="tuned-crashed", collection="steward_chunks__crashed", base=runtime.live_index.base
+        )
+        row.heartbeat_at = row.created_at = datetime.now(UTC) - timedelta(hours=1)
+        crashed_id = row.id
+    outcome = runtime.adaptation.build(runtime.settings.embedding_model, questions=[], force=True)
+    assert outcome.state == records.LIVE  # not refused as "another generation is being built"
+    with session_scope(runtime.sessions) as session:
+        row = records.get(session, crashed_id)
+        assert row.state == records.FAILED and row.error and row.error.startswith("abandoned")
+    assert not shard.exists()

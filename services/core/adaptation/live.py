@@ -110,11 +110,13 @@ class LiveIndex:
         sessions: sessionmaker[Session],
         base: Generation,
         open_generation: GenerationOpener,
+        open_store: Callable[[str], VectorStore],
         check_every_s: float = 1.0,
     ) -> None:
         self._sessions = sessions
         self._base = base.ref
         self._open_generation = open_generation
+        self._open_store = open_store
         self._check_every_s = check_every_s
         self._opened: dict[str, Generation] = {base.collection: base}
         self.base_store = base.store
@@ -197,6 +199,20 @@ class LiveIndex:
             generation = self._opened.pop(collection, None)
         if generation is not None:
             _close(generation, keep=self._opened.get(self._base.collection), drop=drop)
+
+    def discard(self, collection: str) -> None:
+        """Delete a collection no generation will use (a crashed build's), opened here or not."""
+        with self._lock:
+            if collection in (self._live.collection, self._base.collection):
+                return
+            opened = collection in self._opened
+        if opened:
+            self.forget(collection, drop=True)
+            return
+        try:
+            self._open_store(collection).drop()
+        except Exception:  # held by a process still running: its files stay, the row already says failed
+            log.warning("could not delete the abandoned collection %s", collection, exc_info=True)
 
     # Ingestion embeds through the live index like through an EmbeddingBatcher.
     def embed(self, texts: Sequence[str]) -> list[list[float]]:

@@ -7,7 +7,7 @@ the workers and the CLI of either profile agree on it."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import select
@@ -17,6 +17,9 @@ from services.core.db.models import IndexGeneration, utcnow
 from services.core.errors import Conflict, GenerationNotFound
 
 BUILDING, LIVE, RETIRED, REJECTED, FAILED = "building", "live", "retired", "rejected", "failed"
+# A build writes a heartbeat at least this often; one silent for STALE_AFTER_S died with its process.
+HEARTBEAT_S = 15.0
+STALE_AFTER_S = 300.0
 
 
 @dataclass(frozen=True)
@@ -48,12 +51,34 @@ def get(session: Session, generation_id: str) -> IndexGeneration:
     return row
 
 
+def abandon_stale(session: Session, *, stale_after_s: float = STALE_AFTER_S) -> list[str]:
+    """Mark `failed` every building generation whose process stopped (no heartbeat for `stale_after_s`);
+    returns their collections, for the caller to delete."""
+    cutoff = utcnow() - timedelta(seconds=stale_after_s)
+    abandoned = []
+    for row in session.scalars(select(IndexGeneration).where(IndexGeneration.state == BUILDING)):
+        seen = row.heartbeat_at or row.created_at
+        if seen < cutoff:
+            row.state = FAILED
+            row.error = f"abandoned: the process building it stopped (no progress since {seen:%Y-%m-%d %H:%M:%S} UTC)"
+            abandoned.append(row.collection)
+    return abandoned
+
+
+def beat(session: Session, generation_id: str, points: int) -> None:
+    """The builder is alive, and this far."""
+    row = get(session, generation_id)
+    row.heartbeat_at, row.points = utcnow(), points
+
+
 def start(session: Session, *, model: str, collection: str, base: GenerationRef) -> IndexGeneration:
     """A new generation, `building`. Only one builds at a time: two would race for the switch."""
     if session.scalars(select(IndexGeneration).where(IndexGeneration.state == BUILDING)).first() is not None:
-        raise Conflict("another index generation is being built; wait for it or mark it failed")
+        raise Conflict("another index generation is being built; wait for it to end (GET /v1/admin/index/generations)")
     _ensure_base_row(session, base)
-    row = IndexGeneration(model=model, collection=collection, state=BUILDING, points=0, report={})
+    row = IndexGeneration(
+        model=model, collection=collection, state=BUILDING, points=0, report={}, heartbeat_at=utcnow()
+    )
     session.add(row)
     session.flush()
     return row

@@ -154,6 +154,10 @@ class Adaptation:
         live = self._live.refresh()
         collection = self._collection_name(model)
         with session_scope(self._sessions) as session:
+            abandoned = records.abandon_stale(session)
+        for stale in abandoned:  # a crashed build's files go; its row says why
+            self._live.discard(stale)
+        with session_scope(self._sessions) as session:
             generation_id = records.start(session, model=model, collection=collection, base=self._live.base).id
         ref = GenerationRef(model, collection, generation_id)
         report: dict[str, Any] = {"previous_model": live.model, "previous_collection": live.collection}
@@ -161,11 +165,14 @@ class Adaptation:
             started = time.perf_counter()
             target = self._live.generation(ref)
             total = max(live.store.count(), 1)
+            heartbeat = _Heartbeat(self._sessions, generation_id)
+
+            def copied_so_far(n: int) -> None:
+                say("reindex", n / total)
+                heartbeat(n)
+
             copied = copy_into(
-                source=live.store,
-                target=target.store,
-                embed=target.batcher.embed,
-                progress=lambda n: say("reindex", n / total),
+                source=live.store, target=target.store, embed=target.batcher.embed, progress=copied_so_far
             )
             rounds = converge(source=live.store, target=target.store, embed=target.batcher.embed)
             report["reindex_seconds"] = round(time.perf_counter() - started, 1)
@@ -270,6 +277,20 @@ class Adaptation:
             n += 1
             name = f"{base}_{n}"
         return name
+
+
+class _Heartbeat:
+    """Tells the database the build is alive, at most every HEARTBEAT_S (records.abandon_stale reads it)."""
+
+    def __init__(self, sessions: sessionmaker[Session], generation_id: str) -> None:
+        self._sessions, self._id = sessions, generation_id
+        self._next = time.monotonic() + records.HEARTBEAT_S
+
+    def __call__(self, points: int) -> None:
+        if time.monotonic() >= self._next:
+            with session_scope(self._sessions) as session:
+                records.beat(session, self._id, points)
+            self._next = time.monotonic() + records.HEARTBEAT_S
 
 
 def stored_passages(store: VectorStore) -> list[Passage]:

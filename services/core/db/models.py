@@ -370,3 +370,5 @@ class IndexGeneration(Base):
     report: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     switched_at: Mapped[datetime | None] = mapped_column(default=None)
+    # Written every few seconds while building: a `building` row with an old heartbeat lost its process.
+    heartbeat_at: Mapped[datetime | None] = mapped_column(default=None)
