@@ -14,7 +14,7 @@ then, below HTTP (the retriever every search and chat uses):
 - speed: search p50 (one query at a time, the retriever's full path) before and after, in this run, at this
   corpus's size (not 100k chunks: bench/retrieval.py measures size).
 
-    .venv/bin/python bench/adaptation.py [--max-pairs 6000] [--time-budget 600]
+    .venv/bin/python bench/adaptation.py [--max-pairs 6000] [--time-budget 600] [--learning-rate 2e-5]
 
 Prints `documents`, `passages`, `ndcg10_before`, `ndcg10_after`, `ndcg10_{before,after}_{tune,held_out}`,
 `refused_unanswerable{,_after}`, `refused_answerable{,_after}`, `tune_seconds`, `reindex_seconds`,
@@ -100,6 +100,7 @@ def main() -> None:
     parser.add_argument("--max-pairs", type=int, default=6000)
     parser.add_argument("--time-budget", type=float, default=600.0)
     parser.add_argument("--epochs", type=int, default=1)
+    parser.add_argument("--learning-rate", type=float, default=TrainingConfig.learning_rate)
     args = parser.parse_args()
     questions = load_questions(DATASET)
     with tempfile.TemporaryDirectory(prefix="steward-adaptation-") as data_dir:
@@ -114,7 +115,10 @@ def main() -> None:
                 label = name.replace("ndcg10", "ndcg10_before") if name.startswith("ndcg10") else name
                 print(f"{label if not name.startswith('search') else 'search_p50_ms_before'}={value:.4f}", flush=True)
             options = TuneOptions(
-                training=TrainingConfig(epochs=args.epochs, time_budget_s=args.time_budget), max_pairs=args.max_pairs
+                training=TrainingConfig(
+                    epochs=args.epochs, time_budget_s=args.time_budget, learning_rate=args.learning_rate
+                ),
+                max_pairs=args.max_pairs,
             )
             # The gate judges by the tune half of the eval questions; every figure reported below as `_held_out`
             # comes from the other half, which neither the training nor the gate saw.
