@@ -210,6 +210,18 @@ def test_delete_points_removes_only_those_ids(store: VectorStore) -> None:
     store.delete_points([])
 
 
+def test_points_reads_exactly_the_ids_asked_with_vectors_and_payload(store: VectorStore) -> None:
+    wanted = [point_id("eng-wiki", 1), point_id("hr-handbook", 2)]
+    read = {p.id: p for p in store.points([*wanted, "00000000-0000-0000-0000-000000000000"])}
+    exported = {p.id: p for p in store.export_points()}
+    assert set(read) == set(wanted)  # the unknown id is left out, not an error
+    for pid_ in wanted:
+        assert read[pid_].payload == exported[pid_].payload
+        assert read[pid_].payload["text"] == exported[pid_].payload["text"] != ""
+        assert read[pid_].dense == pytest.approx(exported[pid_].dense)
+    assert store.points([]) == []
+
+
 def test_count_per_document(store: VectorStore) -> None:
     assert (store.count("hr-handbook"), store.count("eng-wiki"), store.count("all-hands")) == (3, 3, 2)
     assert store.count("never-ingested") == 0
@@ -230,6 +242,7 @@ def test_store_without_collection_is_empty_not_an_error(make_store: Factory) -> 
     assert fresh.count() == 0
     assert dense_search(fresh, axis(0), limit=5, allowed_groups=None) == []
     fresh.delete_document("hr-handbook")
+    assert fresh.points([point_id("hr-handbook", 0)]) == []
 
 
 def test_both_adapters_return_same_ids_in_same_order(tmp_path: Path) -> None:

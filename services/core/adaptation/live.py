@@ -250,6 +250,9 @@ class LiveIndex:
     def export_points(self, batch: int = 256) -> Iterator[StoredPoint]:
         return self.current().store.export_points(batch)
 
+    def points(self, ids: Sequence[str]) -> list[StoredPoint]:
+        return self.current().store.points(ids)
+
     def import_points(self, points: Sequence[StoredPoint]) -> None:
         with self._barrier.write():
             self.current().store.import_points(points)

@@ -12,10 +12,12 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
+from typing import TypeVar
 
 from services.core.embedding.context import embedded_text
 from services.core.vectorstore.port import StoredPoint, VectorStore
 
+T = TypeVar("T")
 Embed = Callable[[Sequence[str]], list[list[float]]]
 # Chunks re-embedded at a time: a full pass for each encoder replica.
 BATCH = 64
@@ -38,11 +40,16 @@ def copy_into(
     target: VectorStore,
     embed: Embed,
     progress: Callable[[int], None] | None = None,
-    only: set[str] | None = None,
+    only: Iterable[str] | None = None,
 ) -> int:
-    """Every point of `source` (or those in `only`) into `target`, re-embedded; returns how many."""
+    """Every point of `source` (or those with an id in `only`, read by id) into `target`, re-embedded; returns
+    how many."""
+    if only is None:
+        points: Iterable[StoredPoint] = source.export_points()
+    else:
+        points = (p for ids in _pages(sorted(only), BATCH) for p in source.points(ids))
     done = 0
-    for page in _pages((p for p in source.export_points() if only is None or p.id in only), BATCH):
+    for page in _pages(points, BATCH):
         vectors = embed([_text(p) for p in page])
         target.import_points([StoredPoint(p.id, v, p.sparse, p.payload) for p, v in zip(page, vectors, strict=True)])
         done += len(page)
@@ -84,10 +91,10 @@ def _text(point: StoredPoint) -> str:
     return embedded_text(str(p.get("title", "")), str(p.get("heading", "")), str(p.get("text", "")))
 
 
-def _pages(points: Iterable[StoredPoint], size: int) -> Iterator[list[StoredPoint]]:
-    page: list[StoredPoint] = []
-    for point in points:
-        page.append(point)
+def _pages(items: Iterable[T], size: int) -> Iterator[list[T]]:
+    page: list[T] = []
+    for item in items:
+        page.append(item)
         if len(page) == size:
             yield page
             page = []

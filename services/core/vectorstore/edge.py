@@ -198,6 +198,17 @@ class QdrantEdgeStore:
             if offset is None:
                 return
 
+    def points(self, ids: Sequence[str]) -> list[StoredPoint]:
+        """The points with these ids, vectors and payload; unknown ids are left out."""
+        if not ids:
+            return []
+        with self._lock:
+            self._check_open()
+            if self._shard is None:
+                return []
+            records = self._shard.retrieve(list(ids), True, True)
+        return [stored_point(r.id, r.vector, r.payload) for r in records]
+
     def import_points(self, points: Sequence[StoredPoint]) -> None:
         """Insert or overwrite points exactly as exported, by id."""
         if not points:

@@ -181,6 +181,10 @@ class VectorStore(Protocol):
     def export_points(self, batch: int = 256) -> Iterator[StoredPoint]:
         """Every stored point with its vectors and whole payload, a page at a time (for backups)."""
 
+    def points(self, ids: Sequence[str]) -> list[StoredPoint]:
+        """The points with these ids, with vectors and whole payload; unknown ids are left out. For copying a
+        few points (a re-index's catch-up) without reading the whole collection."""
+
     def import_points(self, points: Sequence[StoredPoint]) -> None:
         """Insert or overwrite points exactly as exported (ensure_collection() first); idempotent by id."""
 

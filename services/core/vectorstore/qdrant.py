@@ -191,6 +191,16 @@ class QdrantServerStore:
             if offset is None:
                 return
 
+    def points(self, ids: Sequence[str]) -> list[StoredPoint]:
+        """The points with these ids, vectors and payload, in one request; unknown ids are left out."""
+        if not ids:
+            return []
+        with self._lock:
+            if not self._collection_exists():
+                return []
+            records = self._client.retrieve(self.collection, ids=list(ids), with_payload=True, with_vectors=True)
+        return [stored_point(r.id, r.vector, r.payload) for r in records]
+
     def import_points(self, points: Sequence[StoredPoint]) -> None:
         """Insert or overwrite points exactly as exported, by id, in one request."""
         if not points:
