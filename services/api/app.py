@@ -30,6 +30,7 @@ from services.api.feedback.router import router as feedback_router
 from services.api.groups.router import router as groups_router
 from services.api.health.router import router as health_router
 from services.api.index.router import router as index_router
+from services.api.index.tuning import TuneRunner
 from services.api.jobs.router import router as jobs_router
 from services.api.keys.router import router as keys_router
 from services.api.limits import BodySizeLimit
@@ -131,6 +132,7 @@ def create_app(settings: Settings | None = None, *, background: Sequence[Backgro
         rewriter = FollowUpRewriter(llm, settings.rewrite_timeout_s, runtime.quotas, settings.rewrite_mode)
         app.state.runtime, app.state.llm, app.state.rewriter = runtime, llm, rewriter
         app.state.chat = build_chat(runtime, llm, rewriter)
+        app.state.tuning = TuneRunner(adaptation=runtime.adaptation, sessions=runtime.sessions)
         try:
             yield
         finally:

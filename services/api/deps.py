@@ -15,11 +15,13 @@ from services.core.access import console, sites
 from services.core.access.keys import authenticate
 from services.core.access.oidc import OidcVerifier
 from services.core.access.principals import Caller
+from services.core.adaptation.service import Adaptation
 from services.core.audit.writer import AuditWriter
 from services.core.db.session import session_scope
 from services.core.errors import NotAuthenticated
 from services.core.jobs.blobs import BlobStore
 from services.core.jobs.outbox import Outbox
+from services.core.jobs.reconcile import Reconciler
 from services.core.llm.stack import LLMStack
 from services.core.pii import PiiGuard
 from services.core.policy import ReloadablePolicies
@@ -200,6 +202,14 @@ def _injection_scanner(runtime: RuntimeDep) -> InjectionScanner | None:
     return runtime.injection_scanner
 
 
+def _reconciler(runtime: RuntimeDep) -> Reconciler:
+    return runtime.reconciler
+
+
+def _adaptation(runtime: RuntimeDep) -> Adaptation:
+    return runtime.adaptation
+
+
 def _audit_writer(runtime: RuntimeDep) -> AuditWriter:
     return runtime.audit_writer
 
@@ -225,6 +235,8 @@ QuotasDep = Annotated[QuotaService, Depends(_quotas)]
 PiiDep = Annotated[PiiGuard, Depends(_pii)]
 InjectionScannerDep = Annotated[InjectionScanner | None, Depends(_injection_scanner)]
 AuditWriterDep = Annotated[AuditWriter, Depends(_audit_writer)]
+AdaptationDep = Annotated[Adaptation, Depends(_adaptation)]
+ReconcilerDep = Annotated[Reconciler, Depends(_reconciler)]
 LLMDep = Annotated[LLMStack, Depends(get_llm)]
 RewriterDep = Annotated[FollowUpRewriter, Depends(get_rewriter)]
 KeyAuthenticatorDep = Annotated[Callable[[str], Caller], Depends(_key_authenticator)]

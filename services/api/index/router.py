@@ -8,7 +8,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Request
 from fastapi.concurrency import run_in_threadpool
 
-from services.api.deps import AdminCaller, OutboxDep, RuntimeDep, SessionsDep, VectorStoreDep
+from services.api.deps import AdaptationDep, AdminCaller, ReconcilerDep, SessionsDep
 from services.api.index import service
 from services.api.index.schemas import DriftOut, GenerationOut, RollbackOut, TuneIn, TuneJobOut
 from services.api.index.tuning import TuneRunner
@@ -22,37 +22,27 @@ router = APIRouter(prefix="/v1/admin/index", tags=["admin"])
 
 
 @router.get("/drift", response_model=DriftOut)
-async def index_drift(
-    sessions: SessionsDep, vector_store: VectorStoreDep, outbox: OutboxDep, principal: AdminCaller
-) -> DriftOut:
+async def index_drift(sessions: SessionsDep, reconciler: ReconcilerDep, principal: AdminCaller) -> DriftOut:
     """Where the vector index and the database disagree (admin); changes nothing."""
     report = await run_in_threadpool(
-        lambda: service.check(
-            sessions=sessions, vector_store=vector_store, outbox=outbox, principal=principal, repair=False
-        )
+        lambda: service.check(sessions=sessions, reconciler=reconciler, principal=principal, repair=False)
     )
     return DriftOut.model_validate(report.as_dict())
 
 
 @router.post("/repair", response_model=DriftOut)
-async def repair_index(
-    sessions: SessionsDep, vector_store: VectorStoreDep, outbox: OutboxDep, principal: AdminCaller
-) -> DriftOut:
+async def repair_index(sessions: SessionsDep, reconciler: ReconcilerDep, principal: AdminCaller) -> DriftOut:
     """Repair every disagreement (admin): orphans and leftovers removed, access set to the row's, documents
     with missing chunks queued again. Returns what was found; the repair is audited."""
     report = await run_in_threadpool(
-        lambda: service.check(
-            sessions=sessions, vector_store=vector_store, outbox=outbox, principal=principal, repair=True
-        )
+        lambda: service.check(sessions=sessions, reconciler=reconciler, principal=principal, repair=True)
     )
     return DriftOut.model_validate(report.as_dict())
 
 
-def _tuning(request: Request, runtime: RuntimeDep) -> TuneRunner:
-    """One runner per app, made on first use (it holds only the job in progress)."""
-    runner: TuneRunner | None = getattr(request.app.state, "tuning", None)
-    if runner is None:
-        runner = request.app.state.tuning = TuneRunner(adaptation=runtime.adaptation, sessions=runtime.sessions)
+def _tuning(request: Request) -> TuneRunner:
+    """The app's one runner (the app factory builds it): it holds the tuning in progress."""
+    runner: TuneRunner = request.app.state.tuning
     return runner
 
 
@@ -60,12 +50,12 @@ TuningDep = Annotated[TuneRunner, Depends(_tuning)]
 
 
 @router.get("/generations", response_model=list[GenerationOut])
-async def list_generations(runtime: RuntimeDep, principal: AdminCaller) -> list[GenerationOut]:
+async def list_generations(sessions: SessionsDep, principal: AdminCaller) -> list[GenerationOut]:
     """Every index generation, newest first (admin): the live one, those being built, retired and rejected."""
     principal.require_role("admin")
 
     def rows() -> list[GenerationOut]:
-        with session_scope(runtime.sessions) as session:
+        with session_scope(sessions) as session:
             return [GenerationOut.model_validate(row, from_attributes=True) for row in records.all_generations(session)]
 
     return await run_in_threadpool(rows)
@@ -93,13 +83,13 @@ async def tuning_status(tuning: TuningDep, principal: AdminCaller) -> TuneJobOut
 
 
 @router.post("/rollback", response_model=RollbackOut)
-async def rollback(runtime: RuntimeDep, principal: AdminCaller) -> RollbackOut:
+async def rollback(adaptation: AdaptationDep, sessions: SessionsDep, principal: AdminCaller) -> RollbackOut:
     """Make the previous index generation live again, with what changed since carried over (admin, audited)."""
     principal.require_role("admin")
-    outcome = await run_in_threadpool(runtime.adaptation.rollback)
+    outcome = await run_in_threadpool(adaptation.rollback)
 
     def record() -> None:
-        with session_scope(runtime.sessions) as session:
+        with session_scope(sessions) as session:
             audit.admin_action(session, principal.id, "index.rollback", f"rolled back to {outcome.model}")
 
     await run_in_threadpool(record)
