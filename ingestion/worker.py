@@ -19,7 +19,6 @@ from ingestion.preparation import Preparer
 from ingestion.tasks import register_tasks
 from services.core.jobs.periodic import Periodic
 from services.core.jobs.queue import INGEST_DOCUMENT, INGEST_QUEUE
-from services.core.jobs.reconcile import Reconciler
 from services.core.runtime import Runtime
 from services.core.settings import Settings
 from services.core.vectorstore.maintenance import optimize_index
@@ -75,11 +74,10 @@ class WorkerParts:
         settings = runtime.settings
         self._embedding_model = settings.embedding_model
         store = runtime.vector_store
-        reconciler = Reconciler(sessions=runtime.sessions, vector_store=store, outbox=runtime.outbox)
         self._loops = [
             Periodic("outbox-sweeper", settings.ingest_sweep_interval_s, runtime.outbox.sweep),
             Periodic("index-optimizer", settings.index_optimize_interval_s, lambda: optimize_index(store), join_s=60),
-            Periodic("reconciler", settings.reconcile_interval_s, lambda: reconciler.run(repair=True)),
+            Periodic("reconciler", settings.reconcile_interval_s, lambda: runtime.reconciler.run(repair=True)),
         ]
         self._preparer: Preparer | None = None
         self._warm = False

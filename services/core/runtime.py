@@ -69,6 +69,9 @@ class Runtime:
     policies: ReloadablePolicies
     celery: Celery
     outbox: Outbox
+    # Puts the vector index right where it disagrees with the database: the worker's periodic pass, the admin's
+    # check and repair, and the last step of an index switch share this one.
+    reconciler: Reconciler
     blobs: BlobStore
     # Request and token budgets, checked before the model is called (rules from the policy files).
     quotas: QuotaService
@@ -153,6 +156,7 @@ class Runtime:
             policies=policies,
             celery=celery,
             outbox=outbox,
+            reconciler=reconciler,
             blobs=BlobStore(settings.uploads_dir),
             quotas=quotas,
             pii=pii,

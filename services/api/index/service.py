@@ -7,22 +7,13 @@ from sqlalchemy.orm import Session, sessionmaker
 from services.core import audit
 from services.core.access.principals import Caller
 from services.core.db.session import session_scope
-from services.core.jobs.outbox import Outbox
 from services.core.jobs.reconcile import DriftReport, Reconciler
-from services.core.vectorstore import VectorStore
 
 
-def check(
-    *,
-    sessions: sessionmaker[Session],
-    vector_store: VectorStore,
-    outbox: Outbox,
-    principal: Caller,
-    repair: bool,
-) -> DriftReport:
+def check(*, sessions: sessionmaker[Session], reconciler: Reconciler, principal: Caller, repair: bool) -> DriftReport:
     """Compare the index with the database; with `repair`, put right what disagrees (audited)."""
     principal.require_role("admin")
-    report = Reconciler(sessions=sessions, vector_store=vector_store, outbox=outbox).run(repair=repair)
+    report = reconciler.run(repair=repair)
     if repair:
         with session_scope(sessions) as session:
             audit.admin_action(
