@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Iterator
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -16,17 +17,21 @@ import numpy as np
 import pytest
 from fastapi.testclient import TestClient
 
+from services.api.app import create_app as create_api
+from services.cli.backup_commands import _stores as restore_stores
 from services.core.adaptation import gate, records
 from services.core.adaptation.catalog import ENCODER
 from services.core.adaptation.service import TuneOptions, stored_passages
 from services.core.adaptation.training import TrainingConfig, fine_tune
+from services.core.backup import Stores, create_backup, restore_backup
 from services.core.db.session import session_scope
 from services.core.embedding.dense import resolve_model_path
+from services.core.errors import BackupError
 from services.core.runtime import Runtime
 from services.core.vectorstore import SearchQuery, build_vector_store
 from tests.fixtures.documents import make_markdown
 from tests.support.api import ClientFactory, issue_key, upload, wait_settled
-from tests.support.settings import ADMIN_KEY, auth
+from tests.support.settings import ADMIN_KEY, auth, make_settings
 
 CORPUS = Path(__file__).resolve().parents[1] / "data" / "eval" / "corpus" / "facilities"
 QUERY = "How do I book a desk in the office?"
@@ -166,6 +171,46 @@ def test_the_acl_holds_on_the_new_collection_and_access_changes_reach_it(app: Te
     response = app.patch(f"/v1/documents/{document_id}", headers=auth(ADMIN_KEY), json={"groups": ["everyone"]})
     assert response.status_code == 200, response.text
     assert search(app, question, outsider)["results"][0]["document_id"] == document_id
+
+
+def test_a_backup_carries_the_tuned_encoder_and_restores_into_a_fresh_installation(
+    app: TestClient, tmp_path: Path
+) -> None:
+    runtime = runtime_of(app)
+    tuned = runtime.live_index.current()
+    assert tuned.model != runtime.settings.embedding_model
+    before = [(h["document_id"], h["text"], round(h["similarity"], 4)) for h in search(app, QUERY)["results"]]
+    archive = tmp_path / "tuned.tar.gz"
+    stores = Stores.of(runtime.settings, engine=runtime.engine, vector_store=runtime.vector_store)
+    manifest = create_backup(stores, archive, steward_version="test").manifest
+    assert manifest.source["embedding_model"] == tuned.model and manifest.models > 0
+    # Restored as `steward restore` does, into an installation that has never seen the tuned encoder.
+    fresh = make_settings(tmp_path / "fresh", policies_dir=tmp_path / "policies")
+    with restore_stores(fresh) as target:
+        assert target.source["embedding_model"] == fresh.embedding_model
+        report = restore_backup(target, archive)
+    assert report.drift["drift"] == 0
+    assert f"the tuned encoder {tuned.model} came with it" in report.summary()
+    assert (fresh.models_dir / tuned.model / ENCODER / "config.json").is_file()
+    # The API alone: an in-process worker would make its Celery app the process's default, and the module's
+    # app (used by the next tests) would then look its tasks up on a stopped one.
+    with TestClient(create_api(fresh)) as client:
+        assert live(client)["model"] == tuned.model  # type: ignore[index]
+        after = [(h["document_id"], h["text"], round(h["similarity"], 4)) for h in search(client, QUERY)["results"]]
+    assert after == before
+
+
+def test_a_backup_made_with_an_encoder_the_installation_lacks_and_not_carried_is_refused(
+    app: TestClient, tmp_path: Path
+) -> None:
+    runtime = runtime_of(app)
+    archive = tmp_path / "tuned.tar.gz"
+    stores = Stores.of(runtime.settings, engine=runtime.engine, vector_store=runtime.vector_store)
+    create_backup(replace(stores, models=None), archive, steward_version="test")  # an archive without the model
+    fresh = make_settings(tmp_path / "fresh", policies_dir=tmp_path / "policies")
+    with restore_stores(fresh) as target, pytest.raises(BackupError, match="has no copy of it"):
+        restore_backup(target, archive)
+    assert not fresh.models_dir.exists() or not any(fresh.models_dir.iterdir())
 
 
 def test_rollback_brings_back_the_previous_encoder_with_what_changed_since(app: TestClient) -> None:

@@ -75,6 +75,26 @@ class ModelCatalog:
         staged.rename(target)
         return target
 
+    def folder(self, version: str) -> Path | None:
+        """A tuned version's folder (encoder and report), None for the shipped encoder or a version not here."""
+        if not self.is_tuned(version):
+            return None
+        path = self._version_dir(version)
+        return path if (path / ENCODER).is_dir() else None
+
+    def install(self, version: str, source: Path) -> bool:
+        """Add a version from a copy of its folder (a backup's) unless it is here already; as whole as a
+        published one (copied under a temporary name, then renamed). Returns whether it was added."""
+        if self.folder(version) is not None:
+            return False
+        if not (source / ENCODER).is_dir():
+            raise InvalidInput(f"{source} holds no encoder for {version!r}")
+        staged = self.root / f"{_PARTIAL}{version}"
+        shutil.rmtree(staged, ignore_errors=True)
+        shutil.copytree(source, staged)
+        staged.rename(self._version_dir(version))
+        return True
+
     def clean_partial(self) -> int:
         """Remove what crashed trainings left; returns how many."""
         if not self.root.is_dir():

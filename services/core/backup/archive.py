@@ -35,6 +35,7 @@ class Manifest:
     points: int = 0
     uploads: int = 0
     policies: int = 0
+    models: int = 0  # files of the tuned encoder the backup was made with (0: the shipped one)
     members: dict[str, str] = field(default_factory=dict)
     format: str = FORMAT
     version: int = FORMAT_VERSION

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import tempfile
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -11,6 +12,7 @@ from typing import Any
 from sqlalchemy import Engine, inspect
 
 from services.core.adaptation import records
+from services.core.adaptation.catalog import ModelCatalog
 from services.core.adaptation.records import GenerationRef
 from services.core.backup import archive, database, files, vectors
 from services.core.backup.archive import Manifest
@@ -18,10 +20,11 @@ from services.core.db.session import make_session_factory, session_scope
 from services.core.errors import BackupError
 from services.core.jobs.reconcile import Reconciler
 from services.core.settings import Settings
-from services.core.vectorstore import VectorStore
+from services.core.vectorstore import VectorStore, build_vector_store
 
 UPLOADS = "uploads"
 POLICIES = "policies"
+MODELS = "models"
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -35,6 +38,12 @@ class Stores:
     # How the installation is set up ({"database": "sqlite", "vector_store": "qdrant_edge", ...}): recorded in
     # the manifest so a reader knows where a backup came from.
     source: dict[str, str] = field(default_factory=dict)
+    # Tuned encoders (`steward tune`): a backup carries the live one, a restore installs it. None: no catalog,
+    # so only backups made with the encoder this installation uses restore.
+    models: ModelCatalog | None = None
+    # Opens another collection of this installation: a backup of another index generation is restored into the
+    # collection its database names. None: every backup goes into `vector_store`.
+    open_collection: Callable[[str], VectorStore] | None = None
 
     @classmethod
     def of(cls, settings: Settings, *, engine: Engine, vector_store: VectorStore) -> Stores:
@@ -53,6 +62,8 @@ class Stores:
                 "collection": live.collection,
                 "embedding_model": live.model,
             },
+            models=ModelCatalog(settings.models_dir, settings.embedding_model),
+            open_collection=lambda name: build_vector_store(settings, name),
         )
 
 
@@ -106,6 +117,8 @@ class RestoreReport:
             else f"index drift after restore: {self.drift} (a worker's reconciler repairs it; the backup was taken "
             "while documents were being ingested)",
         ]
+        if m.models:
+            lines.append(f"the tuned encoder {m.source.get('embedding_model')} came with it and is installed")
         return "\n".join(lines)
 
 
@@ -133,6 +146,7 @@ def create_backup(stores: Stores, target: Path, *, steward_version: str) -> Back
             points=points,
             uploads=files.copy_in(stores.uploads_dir, staging, UPLOADS),
             policies=files.copy_in(stores.policies_dir, staging, POLICIES),
+            models=_copy_live_model(stores, staging),
         )
         archive.seal(staging, manifest, target)
     return BackupReport(target, manifest, (datetime.now(UTC) - started).total_seconds())
@@ -158,31 +172,70 @@ def restore_backup(stores: Stores, path: Path, *, replace: bool = False) -> Rest
                 f"the backup's schema revision {manifest.schema_revision!r} is not one this Steward knows: "
                 "restore it with the Steward version that made it, or a newer one"
             )
-        _require_same_encoder(manifest, stores)
+        carried = _carried_model(manifest, staging)
+        _require_same_encoder(manifest, stores, carried=carried is not None)
         if not replace:
             _require_empty(stores)
-        database.load(stores.engine, staging, manifest.schema_revision, manifest.tables)
-        vectors.clear(stores.vector_store)
-        vectors.load(stores.vector_store, staging, manifest.dimension, manifest.points)
-        files.swap_in(staging / UPLOADS, stores.uploads_dir)
-        policies_changed = files.differ(staging / POLICIES, stores.policies_dir)
-        if policies_changed:
-            files.swap_in(staging / POLICIES, stores.policies_dir)
-    drift = Reconciler(sessions=make_session_factory(stores.engine), vector_store=stores.vector_store, outbox=None).run(
-        repair=False
-    )
+        # The encoder first and the database last: a running index that follows the database's live generation
+        # (adaptation/live.py) finds its encoder and its points already there when it switches.
+        if carried is not None and stores.models is not None:
+            stores.models.install(manifest.source["embedding_model"], carried)
+        store, opened = _target_store(manifest, stores)
+        try:
+            vectors.clear(store)
+            vectors.load(store, staging, manifest.dimension, manifest.points)
+            database.load(stores.engine, staging, manifest.schema_revision, manifest.tables)
+            files.swap_in(staging / UPLOADS, stores.uploads_dir)
+            policies_changed = files.differ(staging / POLICIES, stores.policies_dir)
+            if policies_changed:
+                files.swap_in(staging / POLICIES, stores.policies_dir)
+            drift = Reconciler(sessions=make_session_factory(stores.engine), vector_store=store, outbox=None).run(
+                repair=False
+            )
+        finally:
+            if opened:
+                store.close()
     return RestoreReport(manifest, policies_changed, drift.as_dict(), (datetime.now(UTC) - started).total_seconds())
 
 
-def _require_same_encoder(manifest: Manifest, stores: Stores) -> None:
-    """Restored vectors are only searchable by the model that made them: a backup of another embedding model
-    is refused before anything changes (re-ingest its documents instead)."""
+def _copy_live_model(stores: Stores, staging: Path) -> int:
+    """The live encoder's folder into the archive when it is a tuned one (the shipped one installs with Steward);
+    returns how many files."""
+    model = stores.source.get("embedding_model", "")
+    folder = stores.models.folder(model) if stores.models is not None and model else None
+    return files.copy_in(folder, staging, f"{MODELS}/{model}") if folder is not None else 0
+
+
+def _carried_model(manifest: Manifest, staging: Path) -> Path | None:
+    model = manifest.source.get("embedding_model", "")
+    folder = staging / MODELS / model
+    return folder if manifest.models and model and "/" not in model and folder.is_dir() else None
+
+
+def _target_store(manifest: Manifest, stores: Stores) -> tuple[VectorStore, bool]:
+    """The store the backup's points go into, and whether it was opened for the restore (and must be closed):
+    the collection the backup's database names as live, which is this installation's own unless the backup was
+    made with another index generation live."""
+    collection = manifest.source.get("collection")
+    if not collection or collection == stores.source.get("collection") or stores.open_collection is None:
+        return stores.vector_store, False
+    return stores.open_collection(collection), True
+
+
+def _require_same_encoder(manifest: Manifest, stores: Stores, *, carried: bool) -> None:
+    """Restored vectors are only searchable by the model that made them: a backup made with an encoder this
+    installation has not got, and that the archive does not carry, is refused before anything changes
+    (re-ingest its documents instead)."""
     made_by, here = manifest.source.get("embedding_model"), stores.source.get("embedding_model")
-    if made_by and here and made_by != here:
-        raise BackupError(
-            f"the backup's vectors were made by the embedding model {made_by!r}, this installation uses {here!r}: "
-            "restore it into an installation with the same model"
-        )
+    if not made_by or not here or made_by == here:
+        return
+    catalog = stores.models
+    if catalog is not None and (carried or made_by == catalog.shipped or catalog.folder(made_by) is not None):
+        return
+    raise BackupError(
+        f"the backup's vectors were made by the embedding model {made_by!r}, this installation uses {here!r} and "
+        "has no copy of it: restore it into an installation with the same model"
+    )
 
 
 def _require_empty(stores: Stores) -> None:
