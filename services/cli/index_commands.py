@@ -149,8 +149,9 @@ def generations(url: str | None, api_key: str | None) -> None:
         mark = "*" if row.state == "live" else " "
         gate = row.report.get("gate") or {}
         figure = f"  nDCG@10 {gate['ndcg10_before']:.3f}->{gate['ndcg10_after']:.3f}" if gate else ""
+        floor = f"  floor {row.min_relevance:.3f}" if row.min_relevance is not None else ""
         click.echo(
-            f"{mark} {row.id}  {row.state:<8}  {row.model:<28}  {row.points:>7} points{figure}"
+            f"{mark} {row.id}  {row.state:<8}  {row.model:<28}  {row.points:>7} points{figure}{floor}"
             + (f"  ({row.error})" if row.error else "")
         )
 

@@ -250,6 +250,7 @@ class IndexGeneration(WireModel):
     state: str
     points: int
     error: str | None = None
+    min_relevance: float | None = None  # the relevance floor on this encoder's scale; None: the configured one
     report: dict[str, Any] = {}
     created_at: datetime
     switched_at: datetime | None = None

@@ -117,6 +117,7 @@ class Runtime:
             models=models,
             sparse_encoder=sparse_encoder,
             mode=settings.retrieval_mode,
+            min_relevance=settings.min_relevance,
             reconcile=lambda: reconciler.run(repair=True),
         )
         pii = PiiGuard(settings)

@@ -101,6 +101,8 @@ def test_a_worse_encoder_is_rejected_and_the_live_index_is_untouched(app: TestCl
     ]
     outcome = runtime.adaptation.build(wrecked, questions=questions)
     assert outcome.state == records.REJECTED, outcome.report
+    floor = outcome.report["relevance_floor"]  # fitted on the gate's questions, for the record
+    assert floor["questions"] == len(questions) and floor["slope"] is not None
     assert outcome.report["gate"]["ndcg10_after"] < outcome.report["gate"]["ndcg10_before"]
     assert live(app) is None or live(app)["model"] != wrecked  # type: ignore[index]
     assert runtime.live_index.current().model != wrecked
@@ -156,6 +158,27 @@ def test_searches_during_a_reindex_never_fail_or_mix_encoders_then_switch(app: T
         assert any(abs(similarity - known[chunk]) < 1e-4 for known in (by_old, by_new) if chunk in known), chunk
     assert any(abs(s - by_new.get(c, 9)) < 1e-4 and abs(s - by_old.get(c, 9)) > 1e-3 for c, s in seen)
     assert runtime.live_index.count() == old.store.count()
+
+
+def test_the_live_generations_relevance_floor_decides_what_is_answerable(app: TestClient) -> None:
+    runtime = runtime_of(app)
+    row = live(app)
+    assert row is not None and row["min_relevance"] == row["report"]["relevance_floor"]["min_relevance_after"]
+    first = search(app, QUERY)
+    assert first["answerable"]
+
+    def set_floor(value: float | None) -> None:
+        with session_scope(runtime.sessions) as session:
+            records.set_floor(session, row["id"], value)
+        runtime.live_index.refresh()
+
+    # The same search, judged by the live generation's own floor: just above its best similarity refuses it.
+    set_floor(first["results"][0]["similarity"] + 0.01)
+    try:
+        assert not search(app, QUERY)["answerable"]
+    finally:
+        set_floor(row["min_relevance"])
+    assert search(app, QUERY)["answerable"]
 
 
 def test_the_acl_holds_on_the_new_collection_and_access_changes_reach_it(app: TestClient) -> None:

@@ -32,6 +32,9 @@ class GenerationOut(BaseModel):
     state: str = Field(description="building | live | retired | rejected | failed")
     points: int
     error: str | None
+    min_relevance: float | None = Field(
+        description="the relevance floor on this encoder's scale; null: the configured one (STEWARD_MIN_RELEVANCE)"
+    )
     report: dict[str, Any]
     created_at: datetime
     switched_at: datetime | None

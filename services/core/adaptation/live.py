@@ -16,6 +16,7 @@ writes access changes, deletes or repairs the index needs no change to follow a 
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import logging
 import threading
 import time
@@ -61,6 +62,11 @@ class Generation:
     @property
     def collection(self) -> str:
         return self.ref.collection
+
+    @property
+    def min_relevance(self) -> float | None:
+        """The relevance floor on this encoder's scale; None: the configured one."""
+        return self.ref.min_relevance
 
 
 # Opens a generation's store (its collection created if missing) and encoder.
@@ -151,7 +157,7 @@ class LiveIndex:
         with session_scope(self._sessions) as session:
             ref = records.live_ref(session, self._base)
         with self._lock:
-            if ref.collection != self._live.collection:
+            if ref != self._live.ref:
                 self._live = self._generation_locked(ref)
             self._next_check = time.monotonic() + self._check_every_s
             return self._live
@@ -165,6 +171,8 @@ class LiveIndex:
         opened = self._opened.get(ref.collection)
         if opened is None:
             opened = self._opened[ref.collection] = self._open_generation(ref)
+        elif opened.ref != ref:  # the same collection and encoder; its row (id, floor) is newer than we knew
+            opened = self._opened[ref.collection] = dataclasses.replace(opened, ref=ref)
         return opened
 
     @contextlib.contextmanager

@@ -29,6 +29,12 @@ class GenerationRef:
     model: str
     collection: str
     id: str | None = None
+    # The relevance floor on this encoder's scale; None: the configured one (adaptation/floor.py).
+    min_relevance: float | None = None
+
+
+def ref_of(row: IndexGeneration) -> GenerationRef:
+    return GenerationRef(row.model, row.collection, row.id, row.min_relevance)
 
 
 def live(session: Session) -> IndexGeneration | None:
@@ -37,7 +43,7 @@ def live(session: Session) -> IndexGeneration | None:
 
 def live_ref(session: Session, base: GenerationRef) -> GenerationRef:
     row = live(session)
-    return GenerationRef(row.model, row.collection, row.id) if row else base
+    return ref_of(row) if row else base
 
 
 def all_generations(session: Session) -> list[IndexGeneration]:
@@ -90,6 +96,10 @@ def finish(
     row = get(session, generation_id)
     row.state, row.points, row.report, row.error = state, points, dict(report), error
     return row
+
+
+def set_floor(session: Session, generation_id: str, min_relevance: float | None) -> None:
+    get(session, generation_id).min_relevance = min_relevance
 
 
 def switch(session: Session, generation_id: str, *, base: GenerationRef) -> IndexGeneration:

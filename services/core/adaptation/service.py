@@ -10,6 +10,7 @@ embedded profile that is the server (the CLI asks it), in production any process
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import random
 import re
@@ -22,6 +23,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from services.core.adaptation import gate, records
 from services.core.adaptation.catalog import ENCODER, ModelCatalog
+from services.core.adaptation.floor import Scale, carry_floor
 from services.core.adaptation.live import Generation, LiveIndex
 from services.core.adaptation.pairs import Passage, TrainingPair, make_pairs, split_by_document
 from services.core.adaptation.records import GenerationRef
@@ -65,9 +67,12 @@ class Adaptation:
         models: ModelCatalog,
         sparse_encoder: SparseEncoder,
         mode: SearchMode,
+        min_relevance: float,
         reconcile: Callable[[], object] | None = None,
     ) -> None:
+        """`min_relevance` is the configured relevance floor, on the shipped encoder's scale."""
         self._sessions = sessions
+        self._min_relevance = min_relevance
         self._live = live_index
         self._models = models
         self._sparse = sparse_encoder
@@ -198,6 +203,13 @@ class Adaptation:
                 "mode": self._mode,
             }
             report["forced"] = force
+            fit = carry_floor(
+                self._min_relevance if live.min_relevance is None else live.min_relevance,
+                [q.query for q in questions],
+                old=Scale(live.store, live.embedder.embed_query),
+                new=Scale(target.store, target.embedder.embed_query),
+            )
+            report["relevance_floor"] = fit.as_dict()
             if not force and not gate.passes(before, after):
                 return self._end(
                     ref,
@@ -206,7 +218,9 @@ class Adaptation:
                     target.store.count(),
                     error=f"nDCG@10 {after.ndcg10:.4f} is below the live index's {before.ndcg10:.4f}",
                 )
-            self._switch(live, target, generation_id)
+            with session_scope(self._sessions) as session:
+                records.set_floor(session, generation_id, fit.floor)
+            self._switch(live, target, dataclasses.replace(ref, min_relevance=fit.floor))
             report["switched"] = True
             state = records.LIVE
             with session_scope(self._sessions) as session:
@@ -218,13 +232,13 @@ class Adaptation:
             self._end(ref, records.FAILED, report, 0, error=f"{type(exc).__name__}: {exc}")
             raise
 
-    def _switch(self, live: Generation, target: Generation, generation_id: str) -> None:
+    def _switch(self, live: Generation, target: Generation, ref: GenerationRef) -> None:
         """Last catch-up with this process's writes held back, then the live row in one transaction."""
         with self._live.writes_paused():
             last = catch_up(source=live.store, target=target.store, embed=target.batcher.embed)
             with session_scope(self._sessions) as session:
-                records.switch(session, generation_id, base=self._live.base)
-            self._live.made_live(target.ref)
+                records.switch(session, str(ref.id), base=self._live.base)
+            self._live.made_live(ref)
         log.info("index generation %s is live (%s); last catch-up %s", target.collection, target.model, last)
 
     def _end(self, ref: GenerationRef, state: str, report: dict[str, Any], points: int, error: str) -> Outcome:
@@ -240,10 +254,10 @@ class Adaptation:
         live = self._live.refresh()
         with session_scope(self._sessions) as session:
             row = records.previous(session)
-            ref, row_id = GenerationRef(row.model, row.collection, row.id), row.id
+            ref = records.ref_of(row)
         target = self._live.generation(ref)
         rounds = converge(source=live.store, target=target.store, embed=target.batcher.embed)
-        self._switch(live, target, row_id)
+        self._switch(live, target, ref)
         if self._reconcile is not None:
             self._reconcile()
         return Outcome(ref.model, ref.id, records.LIVE, {"catch_up_changes": sum(r.changes for r in rounds)})

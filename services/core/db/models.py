@@ -372,3 +372,6 @@ class IndexGeneration(Base):
     switched_at: Mapped[datetime | None] = mapped_column(default=None)
     # Written every few seconds while building: a `building` row with an old heartbeat lost its process.
     heartbeat_at: Mapped[datetime | None] = mapped_column(default=None)
+    # The relevance floor on this encoder's scale (fitted when it was built: adaptation/floor.py); None: the
+    # configured one (STEWARD_MIN_RELEVANCE), which was calibrated on the shipped encoder.
+    min_relevance: Mapped[float | None] = mapped_column(Float, default=None)

@@ -39,6 +39,11 @@ class IndexView(Protocol):
     @property
     def store(self) -> VectorStore: ...
 
+    @property
+    def min_relevance(self) -> float | None:
+        """The relevance floor on this encoder's scale; None: the configured one."""
+        ...
+
 
 class SearchIndex(Protocol):
     """Where searches go: pins one collection and its encoder for the length of a search (adaptation/live.py)."""
@@ -52,6 +57,7 @@ class FixedIndex:
 
     embedder: Embedder
     store: VectorStore
+    min_relevance: float | None = None
 
     def pinned(self) -> AbstractContextManager[IndexView]:
         return contextlib.nullcontext(self)
@@ -147,6 +153,7 @@ class Retriever:
         mode, top_k = ask.mode, ask.top_k
         sparse = self._sparse.encode_query(query) if mode != "dense" else None
         with self._index.pinned() as index:  # the question embedded by the encoder of the collection searched
+            floor = config.min_relevance if index.min_relevance is None else index.min_relevance
             dense = index.embedder.embed_query(query)
             hits = index.store.search(
                 SearchQuery(
@@ -177,7 +184,7 @@ class Retriever:
             query=query,
             mode=mode,
             passages=passages,
-            answerable=best is not None and best >= config.min_relevance and not uncovered,
+            answerable=best is not None and best >= floor and not uncovered,
             best_similarity=best,
             nearest=nearest_documents(passages),
             uncovered=uncovered,
