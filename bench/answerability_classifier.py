@@ -21,7 +21,6 @@ from __future__ import annotations
 import argparse
 import math
 import random
-import re
 import sys
 from collections import Counter
 from dataclasses import dataclass
@@ -32,29 +31,9 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench.common import CORPUS, DATASET, split_of
+from bench.lexical import stem as _stem
+from bench.lexical import words
 from services.core.retrieval.answerability import _squash, specific_terms
-
-_STOP = frozenset(
-    """
-    a an the of to in on at for by with from and or is are was were be been
-    am do does did i me my we our you your it its this that these those what which who
-    whom whose when where why how can could should would will shall may might must if there their they them
-    as about into than then so not no yes any all some each per up out over under after before
-    get got have has had just also only very much many more most other such own same too here please
-    """.split()  # noqa: SIM905
-)
-_WORD = re.compile(r"[A-Za-z][A-Za-z0-9'-]+")
-
-
-def _stem(word: str) -> str:
-    for suffix in ("ing", "ed", "es", "s"):
-        if word.endswith(suffix) and len(word) - len(suffix) >= 3:
-            return word[: -len(suffix)]
-    return word
-
-
-def words(text: str) -> list[str]:
-    return [_stem(w) for w in (m.lower() for m in _WORD.findall(text)) if w not in _STOP and len(w) >= 3]
 
 
 @dataclass(frozen=True)

@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import argparse
 import math
-import re
 import sys
 from collections import Counter
 from collections.abc import Callable
@@ -28,18 +27,8 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench.common import CORPUS, DATASET, split_of
+from bench.lexical import words as _words
 from services.core.retrieval.answerability import _squash, specific_terms
-
-# Words that carry no topic: left out of word coverage.
-_STOP = frozenset(
-    """
-    a an the of to in on at for by with from and or is are was were be been
-    am do does did i me my we our you your it its this that these those what which who
-    whom whose when where why how can could should would will shall may might must if there their they them
-    as about into than then so not no yes any all some each per up out over under after before
-    get got have has had just also only very much many more most other such own same too here please
-    """.split()  # noqa: SIM905
-)
 
 
 @dataclass(frozen=True)
@@ -56,17 +45,6 @@ class Row:
     terms: list[str]
     best: float
     documents: list[Seen]  # retrieved documents in rank order
-
-
-def _stem(word: str) -> str:
-    for suffix in ("ing", "ed", "es", "s"):
-        if word.endswith(suffix) and len(word) - len(suffix) >= 3:
-            return word[: -len(suffix)]
-    return word
-
-
-def _words(text: str) -> list[str]:
-    return [_stem(w) for w in re.findall(r"[a-z][a-z0-9'-]+", text.lower()) if w not in _STOP and len(w) >= 3]
 
 
 def collect(split: str) -> list[Row]:

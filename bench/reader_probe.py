@@ -35,18 +35,10 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench.common import CORPUS, DATASET, split_of
+from bench.lexical import STOP as _STOP
 from services.core.adaptation.gate import ndcg10
 from services.core.retrieval.answerability import specific_terms
 
-_STOP = frozenset(
-    """
-    a an the of to in on at for by with from and or is are was were be been
-    am do does did i me my we our you your it its this that these those what which who
-    whom whose when where why how can could should would will shall may might must if there their they them
-    as about into than then so not no yes any all some each per up out over under after before
-    get got have has had just also only very much many more most other such own same too here please
-    """.split()  # noqa: SIM905
-)
 _FRAMES = ("What {}?", "How {}?", "When {}?", "Who {}?", "Where {}?", "Is {}?", "Can I {}?", "Do we {}?", "{}")
 _TOKEN = re.compile(r"[A-Za-z0-9€$£][A-Za-z0-9€$£'./-]*")
 
