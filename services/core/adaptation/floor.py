@@ -11,24 +11,14 @@ read, only the similarities the two encoders give.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
 
-from services.core.vectorstore.port import SearchQuery, VectorStore
-
 # Fewer questions than this, or similarities that hardly vary, give no line worth trusting: the floor is kept.
 MIN_QUESTIONS = 10
 MIN_SPREAD = 0.02
-
-
-@dataclass(frozen=True)
-class Scale:
-    """A collection and the encoder that filled it, as the floor needs them."""
-
-    store: VectorStore
-    embed_query: Callable[[str], list[float]]
 
 
 @dataclass(frozen=True)
@@ -49,18 +39,11 @@ class FloorFit:
         }
 
 
-def best_similarity(scale: Scale, query: str) -> float | None:
-    hits = scale.store.search(
-        SearchQuery(limit=1, allowed_groups=None, dense=scale.embed_query(query), mode="dense", with_vectors=False)
-    )
-    return float(hits[0].score) if hits else None
-
-
-def carry_floor(floor: float, queries: Sequence[str], *, old: Scale, new: Scale) -> FloorFit:
-    """`floor`, on `old`'s scale, moved to `new`'s: where the line through the questions' best similarities
-    under both encoders puts it (clamped to [0, 1])."""
-    pairs = [(best_similarity(old, q), best_similarity(new, q)) for q in queries]
-    seen = np.array([(a, b) for a, b in pairs if a is not None and b is not None], dtype=np.float64)
+def carry_floor(floor: float, old: Sequence[float | None], new: Sequence[float | None]) -> FloorFit:
+    """`floor`, on the old encoder's scale, moved to the new one's: where the line through the questions' best
+    similarities under both encoders (`old[i]`, `new[i]`: question i's; None where it found nothing) puts it,
+    clamped to [0, 1]. The gate's dense searches give both (gate.GateScore.best_dense)."""
+    seen = np.array([(a, b) for a, b in zip(old, new, strict=True) if a is not None and b is not None])
     if len(seen) < MIN_QUESTIONS or float(np.std(seen[:, 0])) < MIN_SPREAD:
         return FloorFit(floor, floor, None, None, len(seen))
     slope, intercept = np.polyfit(seen[:, 0], seen[:, 1], 1)

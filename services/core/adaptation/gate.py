@@ -28,6 +28,9 @@ class GateScore:
     ndcg10: float
     ndcg10_dense: float
     questions: int
+    # Each question's best dense similarity (None: no hit), in order: where the relevance floor is carried
+    # over from (floor.py).
+    best_dense: tuple[float | None, ...] = ()
 
 
 def score(
@@ -41,14 +44,17 @@ def score(
     if not questions:
         return GateScore(float("nan"), float("nan"), 0)
     total = {mode: 0.0, "dense": 0.0}
+    best: list[float | None] = []
     for question in questions:
         dense = embed_query(question.query)
         sparse = sparse_encoder.encode_query(question.query)
         for m in total:
             hits = store.search(SearchQuery(limit=50, allowed_groups=None, dense=dense, sparse=sparse, mode=m))
             total[m] += ndcg10([h.document_id for h in hits], question.relevant)
+            if m == "dense":
+                best.append(float(hits[0].score) if hits else None)
     n = len(questions)
-    return GateScore(total[mode] / n, total["dense"] / n, n)
+    return GateScore(total[mode] / n, total["dense"] / n, n, tuple(best))
 
 
 def ndcg10(ranked_documents: Sequence[str], relevant: frozenset[str]) -> float:

@@ -23,7 +23,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from services.core.adaptation import gate, records
 from services.core.adaptation.catalog import ENCODER, ModelCatalog
-from services.core.adaptation.floor import Scale, carry_floor
+from services.core.adaptation.floor import carry_floor
 from services.core.adaptation.live import Generation, LiveIndex
 from services.core.adaptation.pairs import Passage, TrainingPair, make_pairs, split_by_document
 from services.core.adaptation.records import GenerationRef
@@ -203,12 +203,8 @@ class Adaptation:
                 "mode": self._mode,
             }
             report["forced"] = force
-            fit = carry_floor(
-                self._min_relevance if live.min_relevance is None else live.min_relevance,
-                [q.query for q in questions],
-                old=Scale(live.store, live.embedder.embed_query),
-                new=Scale(target.store, target.embedder.embed_query),
-            )
+            floor = self._min_relevance if live.min_relevance is None else live.min_relevance
+            fit = carry_floor(floor, before.best_dense, after.best_dense)
             report["relevance_floor"] = fit.as_dict()
             if not force and not gate.passes(before, after):
                 return self._end(
