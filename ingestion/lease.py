@@ -60,6 +60,10 @@ class NotClaimed(Exception):
         self.outcome = outcome
 
 
+def _finished(document: Document) -> bool:
+    return document.status == "ready" and document.indexed_version == document.version
+
+
 class Leases:
     """Claims and renews documents for workers; a lease not renewed for `lease_s` is free to take over."""
 
@@ -85,7 +89,7 @@ class Leases:
             document = session.get(Document, document_id)
             if document is None:
                 raise NotClaimed("deleted")
-            if document.status == "ready" and document.indexed_version == document.version:
+            if _finished(document):
                 raise NotClaimed("up_to_date")  # a redelivered or duplicated message for finished work
             now = utcnow()
             taken = rows_affected(
@@ -97,6 +101,13 @@ class Leases:
                             Document.lease_owner.is_(None),
                             Document.lease_owner == owner,
                             Document.lease_expires_at < now,
+                        ),
+                        # Checked again in the same statement: another worker may have finished this version
+                        # between the read above and this write, and finished work is not taken again.
+                        or_(
+                            Document.status != "ready",
+                            Document.indexed_version.is_(None),
+                            Document.indexed_version != Document.version,
                         ),
                     )
                     .values(
@@ -111,7 +122,8 @@ class Leases:
                 )
             )
             if not taken:
-                raise NotClaimed("busy")
+                session.refresh(document)
+                raise NotClaimed("up_to_date" if _finished(document) else "busy")
             session.refresh(document)
             job = current_job(session, document_id, document.version)
             job.status, job.attempts, job.started_at, job.error = "running", job.attempts + 1, now, None

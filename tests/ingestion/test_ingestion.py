@@ -202,6 +202,26 @@ def test_the_lease_keeper_holds_a_live_task_s_lease_and_lets_a_stalled_or_finish
         )
 
 
+def test_a_claim_whose_read_predates_another_worker_s_finish_does_not_take_the_finished_document(
+    api: TestClient, runtime: Runtime, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The check and the take are one statement: finished work is never ingested twice, whatever the timing."""
+    document = wait_settled(api, ADMIN_KEY, put(api, "handbook/stale-read.md", policy(SECTIONS)).json()["id"])
+    real, looks = lease._finished, []
+
+    def stale_first_look(row: Document) -> bool:
+        looks.append(row.status)
+        return False if len(looks) == 1 else real(row)  # the first look predates the other worker's commit
+
+    monkeypatch.setattr(lease, "_finished", stale_first_look)
+    leases = lease.Leases(sessions=runtime.sessions, lease_s=runtime.settings.ingest_lease_s)
+    with pytest.raises(lease.NotClaimed) as refused:
+        leases.claim(document["id"], "late-worker")
+    assert refused.value.outcome == "up_to_date"
+    after = admin_get(api, f"/v1/documents/{document['id']}")
+    assert (after["status"], after["stage"], after["progress"]) == ("ready", "done", 100)
+
+
 def test_two_workers_given_the_same_document_store_each_point_once(
     api: TestClient, runtime: Runtime, ingestor: Ingestor
 ) -> None:
