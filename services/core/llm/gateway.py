@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import time
 from collections.abc import AsyncIterator
@@ -11,7 +12,6 @@ from typing import Any
 
 import anyio
 import httpx
-import openai
 
 from services.core.errors import LLMRejected, LLMUnavailable
 from services.core.llm.breaker import CircuitBreaker
@@ -49,12 +49,15 @@ class LLMGateway:
         self.total_timeout_s = settings.llm_total_timeout_s
         self.connect_retries = settings.llm_connect_retries
         self.breaker = CircuitBreaker(settings.llm_breaker_failure_threshold, settings.llm_breaker_cooldown_s)
-        self._client = openai.AsyncOpenAI(
-            base_url=settings.llm_base_url,
-            api_key=settings.llm_api_key.get_secret_value(),
+        # httpx and our own reading of the event stream, not the openai client: that client builds a typed
+        # model of every chunk, and on the embedded profile, where vLLM decodes on the same cores, its CPU per
+        # token was six times that of reading the lines and decoding their JSON (bench/gateway_stream.py).
+        self._client = httpx.AsyncClient(
+            base_url=settings.llm_base_url.rstrip("/") + "/",
+            headers={"Authorization": f"Bearer {settings.llm_api_key.get_secret_value()}"},
             # Per-read timeout; first-token and total limits are enforced around the stream below.
-            timeout=openai.Timeout(settings.llm_total_timeout_s, connect=settings.llm_connect_timeout_s),
-            max_retries=0,  # retrying is decided here: only connection failures before any token
+            timeout=httpx.Timeout(settings.llm_total_timeout_s, connect=settings.llm_connect_timeout_s),
+            limits=httpx.Limits(max_connections=1000, max_keepalive_connections=100),
         )
 
     @property
@@ -62,12 +65,6 @@ class LLMGateway:
         return self.base_url.rstrip("/").removesuffix("/v1")
 
     def _request(self, prompt: Prompt) -> dict[str, Any]:
-        extra: dict[str, Any] = {}
-        if prompt.continue_final_message:
-            # vLLM extension: continue the primed assistant message instead of opening a new turn.
-            extra.update(continue_final_message=True, add_generation_prompt=False)
-        if prompt.min_tokens:
-            extra["min_tokens"] = prompt.min_tokens
         request: dict[str, Any] = {
             "model": self.model,
             "messages": prompt.messages,
@@ -78,31 +75,41 @@ class LLMGateway:
         }
         if prompt.stop:
             request["stop"] = prompt.stop
-        if extra:
-            request["extra_body"] = extra
+        if prompt.continue_final_message:
+            # vLLM extension: continue the primed assistant message instead of opening a new turn.
+            request.update(continue_final_message=True, add_generation_prompt=False)
+        if prompt.min_tokens:
+            request["min_tokens"] = prompt.min_tokens
         return request
 
-    async def _open(self, prompt: Prompt) -> openai.AsyncStream[Any]:
+    async def _open(self, prompt: Prompt) -> httpx.Response:
         """Start the streamed request, retrying only when the connection itself failed."""
+        request = self._client.build_request("POST", "chat/completions", json=self._request(prompt))
         attempt = 0
         while True:
             try:
-                stream = await self._client.chat.completions.create(**self._request(prompt))
-                assert isinstance(stream, openai.AsyncStream)
-                return stream
-            except openai.APITimeoutError as exc:
-                raise LLMUnavailable(f"the language model did not answer in time: {exc}", kind="timeout") from exc
-            except openai.APIConnectionError as exc:
+                response = await self._client.send(request, stream=True)
+            except httpx.TimeoutException as exc:
+                raise LLMUnavailable(f"the language model did not answer in time: {exc!r}", kind="timeout") from exc
+            except httpx.TransportError as exc:
                 if attempt >= self.connect_retries:
-                    raise LLMUnavailable(f"cannot reach the language model: {exc}", kind="connect") from exc
+                    raise LLMUnavailable(f"cannot reach the language model: {exc!r}", kind="connect") from exc
                 attempt += 1
                 await asyncio.sleep(0.2 * 2**attempt)
-            except openai.BadRequestError as exc:
-                raise LLMRejected(f"the language model rejected the request: {exc.message}") from exc
-            except openai.APIStatusError as exc:
-                raise LLMUnavailable(
-                    f"the language model failed with HTTP {exc.status_code}", kind=f"http_{exc.status_code}"
-                ) from exc
+                continue
+            if response.status_code < 400:
+                return response
+            try:
+                body = (await response.aread()).decode("utf-8", "replace")
+            except httpx.HTTPError:
+                body = ""
+            finally:
+                await response.aclose()
+            if response.status_code == 400:
+                raise LLMRejected(f"the language model rejected the request: {_error_message(body)}")
+            raise LLMUnavailable(
+                f"the language model failed with HTTP {response.status_code}", kind=f"http_{response.status_code}"
+            )
 
     async def stream(self, prompt: Prompt, usage: TokenUsage | None = None) -> AsyncIterator[str]:
         """Yield answer text as vLLM generates it; closing this iterator aborts the request in vLLM.
@@ -113,15 +120,15 @@ class LLMGateway:
         started = time.perf_counter()
         verdict: bool | None = None
         try:
-            stream = await self._open(prompt)
+            response = await self._open(prompt)
             try:
-                async for delta in self._deltas(stream, started, usage):
+                async for delta in self._deltas(response, started, usage):
                     yield delta
             finally:
                 # Shielded: when the client has gone, the surrounding scope is cancelled, yet the
                 # connection must still be closed for vLLM to notice and free the request's KV cache.
                 with anyio.CancelScope(shield=True):
-                    await stream.close()
+                    await response.aclose()
             verdict = True
         except (LLMUnavailable, LLMRejected) as exc:
             verdict = False
@@ -141,10 +148,10 @@ class LLMGateway:
             LLM_CIRCUIT_OPEN.set(1 if self.breaker.state == "open" else 0)
 
     async def _deltas(
-        self, stream: openai.AsyncStream[Any], started: float, usage: TokenUsage | None = None
+        self, response: httpx.Response, started: float, usage: TokenUsage | None = None
     ) -> AsyncIterator[str]:
         """Text deltas under the first-token and total deadlines; records TTFT and generation speed."""
-        iterator = stream.__aiter__()
+        lines = response.aiter_lines().__aiter__()
         deadline = started + self.total_timeout_s
         first_token_at: float | None = None
         completion_tokens = 0
@@ -152,19 +159,28 @@ class LLMGateway:
             now = time.perf_counter()
             limit = deadline - now if first_token_at else min(self.first_token_timeout_s, deadline - now)
             try:
-                event = await asyncio.wait_for(iterator.__anext__(), timeout=max(limit, 0.001))
+                # A timer, not wait_for: wait_for starts a task for every line, a cost paid per token.
+                async with asyncio.timeout(max(limit, 0.001)):
+                    line = await lines.__anext__()
             except StopAsyncIteration:
                 break
             except TimeoutError as exc:
                 kind = "total_timeout" if first_token_at else "first_token_timeout"
                 raise LLMUnavailable(f"the language model stalled ({kind.replace('_', ' ')})", kind=kind) from exc
-            except (openai.APIError, httpx.HTTPError) as exc:
-                raise LLMUnavailable(f"the language model stopped mid-answer: {exc}", kind="stream_broken") from exc
-            if event.usage is not None:
-                completion_tokens = event.usage.completion_tokens
+            except httpx.HTTPError as exc:
+                raise LLMUnavailable(f"the language model stopped mid-answer: {exc!r}", kind="stream_broken") from exc
+            if not line.startswith("data:"):
+                continue  # blank separators, comments, event names: vLLM's chunks are all `data:` lines
+            data = line[5:].strip()
+            if data == "[DONE]":
+                break
+            event = _chunk(data)
+            if (counts := event.get("usage")) is not None:
+                completion_tokens = int(counts.get("completion_tokens") or 0)
                 if usage is not None:
-                    usage.prompt_tokens, usage.completion_tokens = event.usage.prompt_tokens, completion_tokens
-            delta = event.choices[0].delta.content if event.choices else None
+                    usage.prompt_tokens, usage.completion_tokens = counts.get("prompt_tokens"), completion_tokens
+            choices = event.get("choices")
+            delta = (choices[0].get("delta") or {}).get("content") if choices else None
             if not first_token_at and delta:
                 delta = delta.lstrip()  # leading whitespace is never part of an answer
             if delta:
@@ -190,4 +206,35 @@ class LLMGateway:
             return False
 
     async def close(self) -> None:
-        await self._client.close()
+        await self._client.aclose()
+
+
+def _chunk(data: str) -> dict[str, Any]:
+    """One streamed chunk; an error vLLM reports inside the stream, or a chunk that is not JSON, ends it."""
+    try:
+        event = json.loads(data)
+    except ValueError as exc:
+        raise LLMUnavailable("the language model sent a chunk that is not JSON", kind="stream_broken") from exc
+    if not isinstance(event, dict):
+        raise LLMUnavailable("the language model sent a chunk that is not an object", kind="stream_broken")
+    if event.get("error"):
+        message = _error_message(json.dumps(event))
+        raise LLMUnavailable(f"the language model stopped mid-answer: {message}", kind="stream_broken")
+    return event
+
+
+def _error_message(body: str) -> str:
+    """The message of an OpenAI-style error body (vLLM's `{"message": ...}` or `{"error": {"message": ...}}`)."""
+    try:
+        parsed = json.loads(body)
+    except ValueError:
+        return body[:500] or "no reason given"
+    if isinstance(parsed, dict):
+        error = parsed.get("error")
+        if isinstance(error, dict) and error.get("message"):
+            return str(error["message"])[:500]
+        if isinstance(error, str) and error:
+            return error[:500]
+        if parsed.get("message"):
+            return str(parsed["message"])[:500]
+    return body[:500]
