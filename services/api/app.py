@@ -108,6 +108,7 @@ def build_chat(runtime: Runtime, llm: LLMStack, rewriter: FollowUpRewriter) -> C
     generator = Generator(
         gateway=llm.gateway,
         embed=runtime.embedder.embed,
+        rank_quotes=runtime.embedder.embed_approximate,
         policies=runtime.policies,
         sessions=runtime.sessions,
         recorder=recorder,

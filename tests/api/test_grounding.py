@@ -185,7 +185,9 @@ def plan_for(action: GroundingAction) -> ChatPlan:
     )
 
 
-def run(deltas: list[str], action: GroundingAction, embed: Any = fake_embed) -> tuple[list[ChatEvent], Answer]:
+def run(
+    deltas: list[str], action: GroundingAction, embed: Any = fake_embed, rank_quotes: Any = None
+) -> tuple[list[ChatEvent], Answer]:
     class ScriptedGateway:
         async def stream(self, prompt: Prompt, usage: Any = None) -> AsyncIterator[str]:
             for delta in deltas:
@@ -194,6 +196,7 @@ def run(deltas: list[str], action: GroundingAction, embed: Any = fake_embed) -> 
     generator = Generator(
         gateway=cast(Any, ScriptedGateway()),
         embed=embed,
+        rank_quotes=rank_quotes or embed,
         policies=cast(Any, None),  # only the fallback reads policies, and the model does not fail here
         sessions=cast(Any, None),
         recorder=cast(Any, None),
@@ -255,19 +258,28 @@ def test_a_supported_answer_that_names_no_value_asked_for_is_followed_by_the_quo
     assert answer.text.count("31 March") == 1 and "Wi-Fi" not in answer.text
 
 
-def test_an_answer_embeds_each_text_once_for_its_check_and_its_extractive_fallback() -> None:
-    """The check and the fallback read the same source sentences and question: embedding them twice was a
-    quarter of Steward's CPU while vLLM decoded beside it (bench/llm_gateway.py --profile)."""
-    sent: list[str] = []
+def test_an_answer_embeds_each_text_once_and_ranks_its_quotes_with_the_quote_encoder() -> None:
+    """Embedding a text twice was a quarter of Steward's CPU while vLLM decoded beside it (bench/llm_gateway.py
+    --profile); the quotes are ranked by the cheaper encoder (Embedder.embed_approximate), the check never is."""
+    checked: list[str] = []
+    ranked: list[str] = []
 
-    def counting(texts: Sequence[str]) -> list[list[float]]:
-        sent.extend(texts)
-        return fake_embed(texts)
+    def counting(into: list[str]) -> Any:
+        def embed(texts: Sequence[str]) -> list[list[float]]:
+            into.extend(texts)
+            return fake_embed(texts)
 
-    _, answer = run(["The CEO owns three yachts [2]. Lunch is free [9]."], "annotate", embed=counting)
+        return embed
+
+    _, answer = run(
+        ["The CEO owns three yachts [2]. Lunch is free [9]."], "annotate", counting(checked), counting(ranked)
+    )
     assert answer.mode == "extractive"
-    assert "Employees get 30 days of annual leave per calendar year." in sent  # read by both
-    assert len(sent) == len(set(sent)), sorted(t for t in set(sent) if sent.count(t) > 1)
+    assert "Employees get 30 days of annual leave per calendar year." in ranked  # the quote was ranked there
+    assert "How many days of leave do employees get?" in ranked  # the question, on the same encoder
+    assert checked  # the check ran on its own encoder
+    for sent in (checked, ranked):
+        assert len(sent) == len(set(sent)), sorted(t for t in set(sent) if sent.count(t) > 1)
 
 
 def test_a_sentence_is_compared_only_with_source_sentences_it_shares_a_word_with() -> None:

@@ -47,6 +47,30 @@ def test_a_replica_process_encodes_as_the_model_does_in_this_process(model_path:
     assert replica.pid is not None and replica.pid != os.getpid()
 
 
+def test_the_int8_copy_ranks_sentences_against_a_question_as_the_model_does(
+    model_path: str, replica: ProcessReplica
+) -> None:
+    """What the copy is for (choosing an extractive answer's quotes): the same order, not the same vectors."""
+    question = "How many weeks of parental leave do employees get?"
+    sentences = [
+        "Parental leave is sixteen weeks at full pay for every employee.",
+        "Employees get thirty days of annual leave.",
+        "The canteen opens at 8:00 and closes at 15:00.",
+        "Travel above 500 euros needs a manager's approval.",
+        "Parking permits cost 45 euros a month.",
+    ]
+    here = ThreadReplica(model_path, single_thread=False)
+    exact = here.encode([question, *sentences])
+    approximate = here.encode([question, *sentences], approximate=True)
+    np.testing.assert_allclose(replica.encode([question, *sentences], approximate=True), approximate, atol=1e-5)
+    assert np.allclose(np.linalg.norm(approximate, axis=1), 1.0, atol=1e-5)
+    assert not np.allclose(approximate, exact, atol=1e-3)  # another encoder: its vectors never meet the model's
+    exact_order = np.argsort(-(exact[1:] @ exact[0]))
+    approximate_order = np.argsort(-(approximate[1:] @ approximate[0]))
+    assert exact_order[0] == approximate_order[0] == 0
+    assert list(approximate_order[:2]) == list(exact_order[:2])
+
+
 def test_a_killed_replica_fails_one_pass_then_starts_again(replica: ProcessReplica) -> None:
     before = replica.encode(TEXTS[:1])
     pid = replica.pid

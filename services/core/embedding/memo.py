@@ -1,8 +1,9 @@
 """Embedding each distinct text once within one piece of work.
 
-One answer's grounding check and its extractive fallback read the same source sentences and the same question;
-profiled on the embedded profile (bench/llm_gateway.py --profile), embedding them twice was a quarter of
-Steward's CPU while vLLM decoded on the same cores. The memo lives as long as the answer, so nothing is kept
+One answer's grounding check reads the same source sentences for each of its sentences; profiled on the embedded
+profile (bench/llm_gateway.py --profile), embedding them again each time was a quarter of Steward's CPU while vLLM
+decoded on the same cores. (The extractive answer has a memo of its own: it ranks with the encoder's int8 copy,
+whose vectors are not the check's.) The memo lives as long as the answer, so nothing is kept
 between requests (a cache across requests would make repeated benchmark questions look cheaper than real ones).
 """
 

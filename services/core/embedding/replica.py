@@ -32,8 +32,8 @@ START_TIMEOUT_S = 300.0
 class Replica(Protocol):
     dimension: int
 
-    def encode(self, texts: list[str]) -> np.ndarray:
-        """Normalised vectors, one row per text, in order."""
+    def encode(self, texts: list[str], approximate: bool = False) -> np.ndarray:
+        """Normalised vectors, one row per text, in order; `approximate`: from the int8 copy (see Models)."""
         ...
 
     def close(self) -> None: ...
@@ -47,6 +47,37 @@ def load_model(path: str, *, single_thread: bool) -> Any:
     if single_thread:
         torch.set_num_threads(1)  # one core per replica; together they use them all
     return SentenceTransformer(path, device="cpu")
+
+
+class Models:
+    """The model, and beside it a copy with int8 weights in its linear layers (dynamic quantisation, built at load
+    in a fraction of a second, about 30 MB more).
+
+    The copy costs about a third of the CPU a text (bench/extractive.py) but its vectors are not the model's:
+    a vector of the copy is only ever compared with other vectors of the copy, within one piece of work (ranking
+    the sentences of a chat's sources against its question for an extractive answer). Nothing it makes is
+    stored, searched against stored vectors or held to a threshold fixed on the model's scale."""
+
+    def __init__(self, path: str, *, single_thread: bool) -> None:
+        self.exact = load_model(path, single_thread=single_thread)
+        self.approximate = quantized(self.exact)
+
+    def encode(self, texts: list[str], approximate: bool = False) -> np.ndarray:
+        return encode_with(self.approximate if approximate else self.exact, texts)
+
+
+def quantized(model: Any) -> Any:
+    import copy
+    import warnings
+
+    import torch
+
+    with warnings.catch_warnings():
+        # torch.ao's dynamic quantisation is deprecated in favour of the torchao package, which is not installed;
+        # the pinned torch still ships it (checked by tests/core/test_embedding_replicas.py).
+        warnings.simplefilter("ignore", category=DeprecationWarning)
+        warnings.simplefilter("ignore", category=UserWarning)
+        return torch.ao.quantization.quantize_dynamic(copy.deepcopy(model), {torch.nn.Linear}, dtype=torch.qint8)
 
 
 def encode_with(model: Any, texts: list[str]) -> np.ndarray:
@@ -66,11 +97,11 @@ class ThreadReplica:
     """The model in this process (tests, or one replica on one core, where nothing would be gained)."""
 
     def __init__(self, path: str, *, single_thread: bool) -> None:
-        self._model = load_model(path, single_thread=single_thread)
-        self.dimension = int(self._model.get_embedding_dimension() or 0)
+        self._models = Models(path, single_thread=single_thread)
+        self.dimension = int(self._models.exact.get_embedding_dimension() or 0)
 
-    def encode(self, texts: list[str]) -> np.ndarray:
-        return encode_with(self._model, texts)
+    def encode(self, texts: list[str], approximate: bool = False) -> np.ndarray:
+        return self._models.encode(texts, approximate)
 
     def close(self) -> None:
         pass
@@ -81,17 +112,18 @@ def _serve(connection: Connection, path: str) -> None:
 
     An error while encoding goes back as the reply (the pass fails, the process lives on); the parent closing its
     end, or dying, ends the loop."""
-    model = load_model(path, single_thread=True)
-    connection.send(("ready", int(model.get_embedding_dimension() or 0)))
+    models = Models(path, single_thread=True)
+    connection.send(("ready", int(models.exact.get_embedding_dimension() or 0)))
     while True:
         try:
-            texts = connection.recv()
+            request = connection.recv()
         except (EOFError, OSError):
             return
-        if texts is None:
+        if request is None:
             return
         try:
-            connection.send(("ok", encode_with(model, texts)))
+            texts, approximate = request
+            connection.send(("ok", models.encode(texts, approximate)))
         except Exception as exc:  # reported to the caller, who raises it
             connection.send(("error", f"{type(exc).__name__}: {exc}"))
 
@@ -132,13 +164,13 @@ class ProcessReplica:
         self._process, self._connection = process, parent
         return int(dimension)
 
-    def encode(self, texts: list[str]) -> np.ndarray:
+    def encode(self, texts: list[str], approximate: bool = False) -> np.ndarray:
         with self._lock:
             if self._connection is None:
                 self._start()
             assert self._connection is not None
             try:
-                self._connection.send(texts)
+                self._connection.send((texts, approximate))
                 status, result = self._connection.recv()
             except (EOFError, OSError) as exc:
                 code = self._process.exitcode if self._process is not None else None
