@@ -186,7 +186,11 @@ def plan_for(action: GroundingAction) -> ChatPlan:
 
 
 def run(
-    deltas: list[str], action: GroundingAction, embed: Any = fake_embed, rank_quotes: Any = None
+    deltas: list[str],
+    action: GroundingAction,
+    embed: Any = fake_embed,
+    rank_quotes: Any = None,
+    gateway: Any = None,
 ) -> tuple[list[ChatEvent], Answer]:
     class ScriptedGateway:
         async def stream(self, prompt: Prompt, usage: Any = None) -> AsyncIterator[str]:
@@ -194,7 +198,7 @@ def run(
                 yield delta
 
     generator = Generator(
-        gateway=cast(Any, ScriptedGateway()),
+        gateway=cast(Any, gateway or ScriptedGateway()),
         embed=embed,
         rank_quotes=rank_quotes or embed,
         policies=cast(Any, None),  # only the fallback reads policies, and the model does not fail here
@@ -280,6 +284,34 @@ def test_an_answer_embeds_each_text_once_and_ranks_its_quotes_with_the_quote_enc
     assert checked  # the check ran on its own encoder
     for sent in (checked, ranked):
         assert len(sent) == len(set(sent)), sorted(t for t in set(sent) if sent.count(t) > 1)
+
+
+def test_the_last_sentence_s_check_is_prepared_while_the_model_is_still_writing() -> None:
+    """The last sentence is certainly finished only when the stream ends; what its check needs is embedded as soon
+    as it looks finished, beside the model's last steps, and the check then embeds nothing again."""
+    embedded: list[str] = []
+    during_last_step: list[bool] = []
+
+    def counting(texts: Sequence[str]) -> list[list[float]]:
+        embedded.extend(texts)
+        return fake_embed(texts)
+
+    class SlowLastStep:
+        async def stream(self, prompt: Prompt, usage: Any = None) -> AsyncIterator[str]:
+            yield "Employees get 30 days"
+            yield " of annual leave [1]."
+            for _ in range(500):  # the end-of-sequence step, slow on a busy machine
+                if "Employees get 30 days of annual leave." in embedded:
+                    break
+                await asyncio.sleep(0.01)
+            during_last_step.append("Employees get 30 days of annual leave." in embedded)
+
+    events, answer = run([], "annotate", embed=counting, gateway=SlowLastStep())
+    assert during_last_step == [True]
+    verdicts = [e.sentence for e in events if isinstance(e, SentenceChecked)]
+    assert [(v.text, v.supported) for v in verdicts] == [("Employees get 30 days of annual leave [1].", True)]
+    assert answer.mode == "generated"
+    assert len(embedded) == len(set(embedded))  # the check found its texts embedded
 
 
 def test_a_sentence_is_compared_only_with_source_sentences_it_shares_a_word_with() -> None:

@@ -30,7 +30,13 @@ from services.api.chat.schemas import SentenceOut
 from services.api.metrics import CHAT_STAGE_SECONDS
 from services.core.answers import extractive
 from services.core.answers.answer_types import Asked, asked
-from services.core.answers.grounding import Grounder, GroundingSession, SentenceBuffer, split_sentences
+from services.core.answers.grounding import (
+    Grounder,
+    GroundingSession,
+    SentenceBuffer,
+    looks_finished,
+    split_sentences,
+)
 from services.core.db.session import session_scope
 from services.core.embedding.memo import MemoEmbed
 from services.core.errors import LLMUnavailable
@@ -142,9 +148,16 @@ class Generator:
 
     async def _annotated(self, plan: ChatPlan, answer: Answer, session: GroundingSession) -> AsyncIterator[ChatEvent]:
         """Tokens leave at once; each finished sentence is checked on a thread, in order, while tokens flow, and
-        its verdict follows as soon as it is known."""
+        its verdict follows as soon as it is known.
+
+        A sentence is certainly finished only when the next one begins, or when the stream ends; for the last
+        one that is after the model's last token, while the chat no longer holds a place in vLLM's batch. So
+        once the sentence being written looks finished (a full stop), what its check needs is embedded at once,
+        beside the model's last steps, and the check itself then finds it ready."""
         buffer = SentenceBuffer()
         checks: list[asyncio.Task[SentenceOut | None]] = []
+        preparing: list[asyncio.Task[None]] = []
+        prepared = ""
 
         def check_next(sentence: str) -> None:
             previous = checks[-1] if checks else None
@@ -155,6 +168,11 @@ class Generator:
                 return await self._check(session, sentence, answer)
 
             checks.append(asyncio.create_task(run()))
+
+        def prepare(sentence: str) -> None:
+            text = strip_wrapper_tags(sentence)
+            if text:
+                preparing.append(asyncio.create_task(run_in_threadpool(session.prepare, text)))
 
         def ready() -> list[ChatEvent]:
             done: list[ChatEvent] = []
@@ -169,6 +187,10 @@ class Generator:
                 yield Token(strip_wrapper_tags(delta))
                 for sentence in buffer.feed(delta):
                     check_next(sentence)
+                pending = buffer.pending
+                if pending != prepared and looks_finished(pending):
+                    prepared = pending
+                    prepare(pending)
                 for event in ready():
                     yield event
             for sentence in buffer.flush():
@@ -178,7 +200,7 @@ class Generator:
                 if verdict is not None:
                     yield SentenceChecked(verdict)
         finally:
-            for task in checks:  # the client went away: nothing left to check for it
+            for task in checks + preparing:  # the client went away, or a preparation is moot: nothing to wait for
                 task.cancel()
                 with contextlib.suppress(asyncio.CancelledError, Exception):
                     await task

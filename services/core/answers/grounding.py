@@ -44,6 +44,8 @@ MAX_CANDIDATES = 8
 # whitespace and an upper-case letter, a digit or an opening quote. "e.g. the" and "€40.50" do not split.
 _BOUNDARY = re.compile(r"[.!?][\"')\]]*((?:\s*\[\d+(?:\s*,\s*\d+)*\])*)\s+(?=[\"'(]?[A-Z0-9€$£])")
 _MARKER = re.compile(r"\s*\[(\d+(?:\s*,\s*\d+)*)\]")
+# A sentence that may be finished: it ends as one does before _BOUNDARY sees the next one begin.
+_LOOKS_FINISHED = re.compile(r"[.!?][\"')\]]*(?:\s*\[\d+(?:\s*,\s*\d+)*\])*$")
 _WORD = re.compile(r"\w+", re.UNICODE)
 _NUMBER = re.compile(r"\d+(?:[.,:]\d+)*")
 # Source chunks are often lists, tables and CSV rows: a line break ends a sentence there too.
@@ -322,6 +324,12 @@ class GroundingSession:
             self._kept_supported += 1
         return text
 
+    def prepare(self, sentence: str) -> None:
+        """Embed what checking `sentence` needs, without recording a verdict: called while the model may still
+        be writing it, so that the check `add` makes once it is certainly finished finds its texts embedded
+        (the grounder's memo). Safe beside `add` on another thread: it only reads, and fills the memo."""
+        self._grounder.check_sentence(sentence)
+
     def finish(self) -> bool:
         """True when sentences were checked and none was supported: the answer should be given extractively."""
         if self._grounder.action == "off" or not self._result.verdicts or self._kept_supported:
@@ -332,6 +340,12 @@ class GroundingSession:
     def result(self, answer: str) -> GroundingResult:
         self._result.answer = answer
         return self._result
+
+
+def looks_finished(text: str) -> bool:
+    """The text ends as a sentence does (a full stop, maybe quotes and citation markers after it); whether it is
+    finished is only known once the next sentence begins (SentenceBuffer)."""
+    return bool(_LOOKS_FINISHED.search(text))
 
 
 class SentenceBuffer:
@@ -349,6 +363,11 @@ class SentenceBuffer:
                 yield sentence
             start = match.end()
         self._text = self._text[start:]
+
+    @property
+    def pending(self) -> str:
+        """What has come since the last sentence handed out: the sentence being written."""
+        return self._text.strip()
 
     def flush(self) -> Iterator[str]:
         rest, self._text = self._text.strip(), ""
