@@ -50,8 +50,8 @@ def load_model(path: str, *, single_thread: bool) -> Any:
 
 
 class Models:
-    """The model, and beside it a copy with int8 weights in its linear layers (dynamic quantisation, built at load
-    in a fraction of a second, about 30 MB more).
+    """The model, and beside it a copy with int8 weights in its linear layers (dynamic quantisation, built the
+    first time it is asked for, in a fraction of a second, about 74 MB, once a process: _approximate).
 
     The copy costs about a third of the CPU a text (bench/extractive.py) but its vectors are not the model's:
     a vector of the copy is only ever compared with other vectors of the copy, within one piece of work (ranking
@@ -59,25 +59,45 @@ class Models:
     stored, searched against stored vectors or held to a threshold fixed on the model's scale."""
 
     def __init__(self, path: str, *, single_thread: bool) -> None:
+        self.path = path
         self.exact = load_model(path, single_thread=single_thread)
-        self.approximate = quantized(self.exact)
 
     def encode(self, texts: list[str], approximate: bool = False) -> np.ndarray:
-        return encode_with(self.approximate if approximate else self.exact, texts)
+        if not approximate:
+            return encode_with(self.exact, texts)
+        model, lock = _approximate(self.path)
+        with lock:  # one copy a process, shared by its in-process replicas; its tokenizer is not thread-safe
+            return encode_with(model, texts)
 
 
-def quantized(model: Any) -> Any:
-    import copy
+_APPROXIMATE: dict[str, tuple[Any, threading.Lock]] = {}
+_APPROXIMATE_LOCK = threading.Lock()
+
+
+def _approximate(path: str) -> tuple[Any, threading.Lock]:
+    """The int8 copy of the model at `path`, made once a process (a test process builds dozens of apps, each
+    with its own replicas: a copy each would add gigabytes)."""
+    with _APPROXIMATE_LOCK:
+        if path not in _APPROXIMATE:
+            _APPROXIMATE[path] = (quantized(path), threading.Lock())
+        return _APPROXIMATE[path]
+
+
+def quantized(path: str) -> Any:
+    """The model at `path` loaded again, its linear layers turned int8 in place: 74 MB more in the process,
+    where quantising a deep copy of the loaded model kept about 300 MB (measured with /proc/self/statm)."""
     import warnings
 
     import torch
 
+    model = load_model(path, single_thread=False)  # the thread count is the process's, set by the model's load
     with warnings.catch_warnings():
         # torch.ao's dynamic quantisation is deprecated in favour of the torchao package, which is not installed;
         # the pinned torch still ships it (checked by tests/core/test_embedding_replicas.py).
         warnings.simplefilter("ignore", category=DeprecationWarning)
         warnings.simplefilter("ignore", category=UserWarning)
-        return torch.ao.quantization.quantize_dynamic(copy.deepcopy(model), {torch.nn.Linear}, dtype=torch.qint8)
+        torch.ao.quantization.quantize_dynamic(model, {torch.nn.Linear}, dtype=torch.qint8, inplace=True)
+    return model
 
 
 def encode_with(model: Any, texts: list[str]) -> np.ndarray:
