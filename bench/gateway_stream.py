@@ -23,6 +23,7 @@ import json
 import multiprocessing
 import sys
 import time
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
@@ -52,63 +53,60 @@ def _serve(port_out: Any, tokens: int) -> None:
     asyncio.run(main())
 
 
+async def _fan_out(one: Callable[[], Awaitable[int]], streams: int, concurrency: int) -> int:
+    """`streams` runs of `one`, `concurrency` at a time; the content deltas they received, summed."""
+    limit = asyncio.Semaphore(concurrency)
+
+    async def limited() -> int:
+        async with limit:
+            return await one()
+
+    return sum(await asyncio.gather(*(limited() for _ in range(streams))))
+
+
 async def _raw(url: str, streams: int, concurrency: int) -> int:
     """The baseline: the same requests, the stream's lines read and each chunk's JSON decoded; nothing else."""
-    received = 0
-    limit = asyncio.Semaphore(concurrency)
     async with httpx.AsyncClient(timeout=30) as client:
 
-        async def one() -> None:
-            nonlocal received
-            async with limit, client.stream("POST", url, json={"model": "bench", "stream": True}) as response:
+        async def one() -> int:
+            received = 0
+            async with client.stream("POST", url, json={"model": "bench", "stream": True}) as response:
                 async for line in response.aiter_lines():
                     if line.startswith("data: ") and line != "data: [DONE]":
                         chunk = json.loads(line[6:])
-                        if chunk["choices"] and chunk["choices"][0]["delta"].get("content"):
-                            received += 1
+                        received += bool(chunk["choices"] and chunk["choices"][0]["delta"].get("content"))
+            return received
 
-        await asyncio.gather(*(one() for _ in range(streams)))
-    return received
+        return await _fan_out(one, streams, concurrency)
 
 
 async def _openai(url: str, streams: int, concurrency: int) -> int:
     """The client the gateway used before (the openai package), read the way it read it."""
-    received = 0
-    limit = asyncio.Semaphore(concurrency)
     async with openai.AsyncOpenAI(base_url=url, api_key="EMPTY", max_retries=0) as client:
 
-        async def one() -> None:
-            nonlocal received
-            async with limit:
-                stream = await client.chat.completions.create(
-                    model="bench", messages=[{"role": "user", "content": "?"}], stream=True
-                )
-                iterator = stream.__aiter__()
-                while True:
-                    try:
-                        chunk = await asyncio.wait_for(iterator.__anext__(), timeout=30)
-                    except StopAsyncIteration:
-                        break
-                    if chunk.choices and chunk.choices[0].delta.content:
-                        received += 1
+        async def one() -> int:
+            received = 0
+            stream = await client.chat.completions.create(
+                model="bench", messages=[{"role": "user", "content": "?"}], stream=True
+            )
+            iterator = stream.__aiter__()
+            while True:
+                try:
+                    chunk = await asyncio.wait_for(iterator.__anext__(), timeout=30)
+                except StopAsyncIteration:
+                    return received
+                received += bool(chunk.choices and chunk.choices[0].delta.content)
 
-        await asyncio.gather(*(one() for _ in range(streams)))
-    return received
+        return await _fan_out(one, streams, concurrency)
 
 
 async def _gateway(gateway: LLMGateway, streams: int, concurrency: int) -> int:
-    received = 0
-    limit = asyncio.Semaphore(concurrency)
     prompt = Prompt([{"role": "user", "content": "How far ahead are flights booked?"}])
 
-    async def one() -> None:
-        nonlocal received
-        async with limit:
-            async for _ in gateway.stream(prompt):
-                received += 1
+    async def one() -> int:
+        return len([delta async for delta in gateway.stream(prompt)])
 
-    await asyncio.gather(*(one() for _ in range(streams)))
-    return received
+    return await _fan_out(one, streams, concurrency)
 
 
 def _cpu_us_per_token(run: Any) -> float:

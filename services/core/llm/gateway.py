@@ -218,7 +218,7 @@ def _chunk(data: str) -> dict[str, Any]:
     if not isinstance(event, dict):
         raise LLMUnavailable("the language model sent a chunk that is not an object", kind="stream_broken")
     if event.get("error"):
-        message = _error_message(json.dumps(event))
+        message = _message_of(event) or "no reason given"  # already parsed: not serialised to be parsed again
         raise LLMUnavailable(f"the language model stopped mid-answer: {message}", kind="stream_broken")
     return event
 
@@ -229,12 +229,17 @@ def _error_message(body: str) -> str:
         parsed = json.loads(body)
     except ValueError:
         return body[:500] or "no reason given"
-    if isinstance(parsed, dict):
-        error = parsed.get("error")
-        if isinstance(error, dict) and error.get("message"):
-            return str(error["message"])[:500]
-        if isinstance(error, str) and error:
-            return error[:500]
-        if parsed.get("message"):
-            return str(parsed["message"])[:500]
-    return body[:500]
+    return _message_of(parsed) or body[:500]
+
+
+def _message_of(parsed: Any) -> str | None:
+    if not isinstance(parsed, dict):
+        return None
+    error = parsed.get("error")
+    if isinstance(error, dict) and error.get("message"):
+        return str(error["message"])[:500]
+    if isinstance(error, str) and error:
+        return error[:500]
+    if parsed.get("message"):
+        return str(parsed["message"])[:500]
+    return None
