@@ -67,16 +67,21 @@ def collect(answers_path: Path, limit: int | None) -> None:
         api.mark_ingested()
         api.wait_for_llm()
         for n, question in enumerate(questions, start=1):
-            reply = api.client.chat(question.question, question.history_payload() or None)
+            # Streamed: the model's own text and every source it was given, in the prompt's numbering, as the
+            # check sees them (the `done` answer's citations are only those the answer used, renumbered).
+            reply = api.client.chat_raw(question.question, question.history_payload() or None)
             rows.append(
                 {
                     "id": question.id,
                     "question": question.question,
                     "answerable": question.answerable,
                     "relevant": list(question.relevant),
-                    "answer": reply["answer"],
+                    "answer": reply["raw"],
                     "generated": reply["generated"],
-                    "citations": [{"source": c["source"], "text": c["text"]} for c in reply["citations"]],
+                    "citations": [
+                        {"source": c["source"], "text": "\n\n".join(p["text"] for p in c["passages"])}
+                        for c in reply["sources"]
+                    ],
                 }
             )
             print(f"[bench] {n}/{len(questions)} {question.id}", file=sys.stderr, flush=True)
@@ -100,15 +105,20 @@ def truly_supported(sentence: str, gold_words: set[str], gold_numbers: set[str])
     return len(words & gold_words) / len(words) >= REFERENCE_OVERLAP and numbers(sentence) <= gold_numbers
 
 
-def judge(rows: list[dict[str, Any]], min_similarity: float, min_overlap: float) -> tuple[list[Judged], int]:
-    """Every generated sentence with the check's verdict and the reference's; and the invalid markers."""
+def judge(
+    rows: list[dict[str, Any]], min_similarity: float, min_overlap: float, encoder: str = "int8"
+) -> tuple[list[Judged], int, int]:
+    """Every generated sentence with the check's verdict and the reference's; the invalid markers; and how many
+    sentences the model measured again near the threshold. `encoder`:
+    the int8 copy chat checks with (`Embedder.embed_approximate`, the model measuring again what lands near the
+    threshold), or the model alone (`exact`)."""
     from services.core.embedding.dense import Embedder
     from services.core.settings import Settings
 
     settings = Settings()
     embedder = Embedder(settings.embedding_model, settings.embedding_batch_size, settings.embedding_replicas)
     judged: list[Judged] = []
-    invalid = 0
+    invalid = confirmed = 0
     for row in rows:
         if not row["generated"]:
             continue
@@ -116,10 +126,11 @@ def judge(rows: list[dict[str, Any]], min_similarity: float, min_overlap: float)
         gold_words, gold_numbers = content_words(gold), numbers(gold)
         grounder = Grounder(
             {c["source"]: c["text"] for c in row["citations"]},
-            embedder.embed,
+            embedder.embed if encoder == "exact" else embedder.embed_approximate,
             min_similarity,
             min_overlap,
             question=row["question"],
+            confirm=None if encoder == "exact" else embedder.embed,  # as chat checks: the model near the threshold
         )
         for sentence in split_sentences(row["answer"]):
             verdict = grounder.check_sentence(sentence)
@@ -132,7 +143,8 @@ def judge(rows: list[dict[str, Any]], min_similarity: float, min_overlap: float)
                     bool(ABSTAIN.search(sentence)),
                 )
             )
-    return judged, invalid
+        confirmed += grounder.confirmed
+    return judged, invalid, confirmed
 
 
 def passes(verdict: SentenceVerdict, min_similarity: float, min_overlap: float) -> bool:
@@ -152,12 +164,13 @@ def outcome(claims: list[Judged], min_similarity: float, min_overlap: float) -> 
     return after, removed
 
 
-def score(answers_path: Path) -> None:
+def score(answers_path: Path, encoder: str) -> None:
     from services.core.settings import Settings
 
     settings = Settings()
     rows = json.loads(answers_path.read_text())
-    judged, invalid = judge(rows, settings.grounding_min_similarity, settings.grounding_min_overlap)
+    thresholds = (settings.grounding_min_similarity, settings.grounding_min_overlap)
+    judged, invalid, confirmed = judge(rows, *thresholds, encoder)
     claims = [j for j in judged if not j.abstention]
     after, removed = outcome(claims, settings.grounding_min_similarity, settings.grounding_min_overlap)
     # An answer falls back (extractive under annotate and hold) when none of its sentences passes.
@@ -169,6 +182,7 @@ def score(answers_path: Path) -> None:
     unsupported_before = sum(not j.truly_supported for j in claims)
     print(f"answers_generated={sum(1 for r in rows if r['generated'])}")
     print(f"answers_total={len(rows)}")
+    print(f"encoder={encoder}")
     print(f"sentences_total={len(claims)}")
     print(f"abstentions={len(judged) - len(claims)}")
     print(f"truly_supported={len(claims) - unsupported_before}")
@@ -180,6 +194,20 @@ def score(answers_path: Path) -> None:
     print(f"answers_fell_back={fell_back}")
     print(f"invalid_citations={invalid}")
     # The terse-answer rule's share: its thresholds were set by judgement, not on this set.
+    if encoder != "exact":
+        # The same sentences checked with the model itself: how often the int8 copy's verdict differs.
+        exact, _, _ = judge(rows, *thresholds, "exact")
+        print(f"confirmed_by_the_model={confirmed}")
+        pairs = list(zip(judged, exact, strict=True))
+        differing = sum(a.verdict.supported != b.verdict.supported for a, b in pairs)
+        print(f"verdict_agreement_with_exact={1 - differing / len(pairs):.4f}")
+        print(f"verdicts_differing={differing}")
+        diffs = [abs(a.verdict.similarity - b.verdict.similarity) for a, b in pairs]
+        print(f"similarity_abs_diff_mean={sum(diffs) / len(diffs):.4f}")
+        print(f"similarity_abs_diff_max={max(diffs):.4f}")
+        e_after, e_removed = outcome([j for j in exact if not j.abstention], *thresholds)
+        print(f"unsupported_after_exact={e_after}")
+        print(f"supported_removed_exact={e_removed}")
     terse = [j for j in claims if j.verdict.terse]
     print(f"terse_supported={len(terse)}")
     print(f"terse_supported_truly={sum(j.truly_supported for j in terse)}")
@@ -202,11 +230,17 @@ def main() -> None:
     parser.add_argument("phase", nargs="?", choices=["collect", "score"], default="score")
     parser.add_argument("--answers", type=Path, default=DEFAULT_ANSWERS)
     parser.add_argument("--limit", type=int, default=None, help="collect: only the first N questions")
+    parser.add_argument(
+        "--encoder",
+        choices=["int8", "exact"],
+        default="int8",
+        help="score: the encoder's int8 copy (what chat checks with) or the model itself",
+    )
     args = parser.parse_args()
     if args.phase == "collect" or not args.answers.is_file():
         collect(args.answers, args.limit)
     if args.phase == "score":
-        score(args.answers)
+        score(args.answers, args.encoder)
 
 
 if __name__ == "__main__":

@@ -6,6 +6,7 @@ It wraps any httpx-style client that already carries the base URL and the Author
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Mapping
 from pathlib import Path
@@ -120,5 +121,42 @@ class EvalClient:
                 self._sleep(min(5.0 * attempt, 30.0))
         raise AssertionError("unreachable")
 
+    def chat_raw(self, question: str, history: list[dict[str, str]] | None = None) -> dict[str, Any]:
+        """POST /v1/chat streamed, read whole: the `done` answer, plus `raw` (the text of its token events: the
+        model's own words, citing the prompt's numbers) and `sources` (the `meta` event's: every source the
+        model was given, under those numbers). What the grounding bench checks offline."""
+        body: dict[str, Any] = {"question": question, "stream": True}
+        if history:
+            body["history"] = history
+        try:
+            response = self._http.request("POST", "/v1/chat", json=body)
+        except _TRANSPORT_ERRORS as exc:
+            raise EvalError(f"POST /v1/chat: {type(exc).__name__}: {exc}") from exc
+        if response.status_code >= 400:
+            raise ApiError("POST /v1/chat", response.status_code, "http_error", response.text[:300])
+        events = sse_events(response.text)
+        failed = [data.get("error") or {} for name, data in events if name == "error"]
+        if failed:  # the stream had begun (200), then the answer failed
+            raise ApiError("POST /v1/chat", 200, str(failed[0].get("code")), str(failed[0].get("message")))
+        done = next(data for name, data in events if name == "done")
+        meta = next(data for name, data in events if name == "meta")
+        raw = "".join(data["text"] for name, data in events if name == "token")
+        return {**done, "raw": raw, "sources": meta["sources"]}
+
     def close(self) -> None:
         self._http.close()
+
+
+def sse_events(text: str) -> list[tuple[str, dict[str, Any]]]:
+    """(event name, JSON data) of a whole server-sent event stream."""
+    events: list[tuple[str, dict[str, Any]]] = []
+    for block in text.replace("\r\n", "\n").split("\n\n"):
+        name, data = "message", []
+        for line in block.splitlines():
+            if line.startswith("event:"):
+                name = line.removeprefix("event:").strip()
+            elif line.startswith("data:"):
+                data.append(line.removeprefix("data:").strip())
+        if data:
+            events.append((name, json.loads("\n".join(data))))
+    return events

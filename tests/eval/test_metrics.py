@@ -377,6 +377,34 @@ def test_client_raises_the_api_error() -> None:
         client.search("q", "nope", 30, "auto")
 
 
+def test_chat_raw_reads_the_model_s_own_text_and_every_source_it_was_given() -> None:
+    """The grounding bench checks the model's words against the prompt's sources offline: the `done` answer's
+    citations are only those it used, renumbered, so those come from the stream."""
+    stream = (
+        'event: meta\ndata: {"conversation_id": "c1", "sources": [{"source": 1}, {"source": 2}]}\n\n'
+        'event: token\ndata: {"text": "Leave is 30 days"}\n\n'
+        'event: token\ndata: {"text": " [2]."}\n\n'
+        'event: done\ndata: {"answer": "Leave is 30 days [1].", "generated": true, "citations": [{"source": 1}]}\n\n'
+    )
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        assert json.loads(request.content)["stream"] is True
+        return httpx.Response(200, text=stream, headers={"content-type": "text/event-stream"})
+
+    client = EvalClient(httpx.Client(base_url="http://steward", transport=httpx.MockTransport(handler)))
+    reply = client.chat_raw("How long is leave?")
+    assert reply["raw"] == "Leave is 30 days [2]."  # the prompt's numbering, as the model wrote it
+    assert [s["source"] for s in reply["sources"]] == [1, 2]
+    assert reply["answer"] == "Leave is 30 days [1]." and reply["generated"] is True
+
+    def failing(request: httpx.Request) -> httpx.Response:
+        error = '{"error": {"code": "llm_unavailable", "message": "gone"}}'
+        return httpx.Response(200, text=f'event: meta\ndata: {{"sources": []}}\n\nevent: error\ndata: {error}\n\n')
+
+    with pytest.raises(ApiError, match=r"gone \(llm_unavailable, HTTP 200\)"):
+        EvalClient(httpx.Client(base_url="http://steward", transport=httpx.MockTransport(failing))).chat_raw("q")
+
+
 # --- summary and report -------------------------------------------------------------------------------------------
 
 
