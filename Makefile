@@ -11,7 +11,7 @@ export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 export TOKENIZERS_PARALLELISM := false
 
-.PHONY: install system-deps web oidc-provider model run test lint typecheck pytest bench bench-ingest bench-retrieval bench-fusion bench-injection train-injection bench-security bench-gateway bench-gateway-stream bench-grounding bench-extractive bench-web bench-openai eval load clean
+.PHONY: install system-deps web oidc-provider model run test lint typecheck pytest bench bench-ingest bench-retrieval bench-fusion bench-injection train-injection bench-security bench-gateway bench-gateway-stream bench-chat-cpu bench-grounding bench-extractive bench-web bench-openai eval load clean
 
 install: $(STAMP)
 
@@ -101,6 +101,10 @@ bench-gateway: model
 # The gateway's CPU per streamed token against a bare reader, a stand-in for vLLM streaming (no model needed).
 bench-gateway-stream: install
 	$(BIN)/python bench/gateway_stream.py
+
+# Steward's own CPU a chat, process by process, against a stand-in for vLLM (no model needed; about a minute).
+bench-chat-cpu: install
+	$(BIN)/python bench/chat_cpu.py
 
 # Which source sentences extractive answers quote, on the eval set split into a tuning and a held-out half.
 bench-extractive: install
