@@ -107,8 +107,8 @@ def build_chat(runtime: Runtime, llm: LLMStack, rewriter: FollowUpRewriter) -> C
     )
     generator = Generator(
         gateway=llm.gateway,
-        embed=runtime.embedder.embed,
-        rank_quotes=runtime.embedder.embed_approximate,
+        embed=runtime.embedder.embed_approximate,
+        confirm=runtime.embedder.embed,
         policies=runtime.policies,
         sessions=runtime.sessions,
         recorder=recorder,

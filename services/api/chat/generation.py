@@ -55,17 +55,20 @@ class Generator:
         *,
         gateway: LLMGateway,
         embed: Embed,
-        rank_quotes: Embed,
+        confirm: Embed,
         policies: ReloadablePolicies,
         sessions: sessionmaker[Session],
         recorder: Recorder,
     ) -> None:
         self._gateway = gateway
+        # One encoder for the check and the extractive answer's quotes, so a source sentence both read is embedded
+        # once an answer. The app gives the encoder's int8 copy (Embedder.embed_approximate), at a third of the
+        # CPU: these vectors meet only each other within one answer, and the check's threshold, picked on the
+        # model's, was measured again on them (bench/grounding.py --encoder; docs/governance.md). A similarity
+        # near that threshold is measured again by the model itself (`confirm`: Embedder.embed), so the verdicts
+        # are the model's where the two encoders could disagree.
         self._embed = embed
-        # Choosing the quotes of an extractive answer ranks source sentences against the question, nothing more,
-        # so a cheaper encoder serves (the int8 copy: Embedder.embed_approximate). Profiled on the embedded
-        # profile it was most of a chat's CPU after the last token, the answers of three questions in four.
-        self._rank_quotes = rank_quotes
+        self._confirm = confirm
         self._policies = policies
         self._sessions = sessions
         self._recorder = recorder
@@ -74,8 +77,7 @@ class Generator:
         """Token and sentence events; `answer` collects what was sent. Raises LLMUnavailable (or another
         StewardError) when the model fails and no fallback may stand in for it."""
         assert plan.prompt is not None
-        embed = MemoEmbed(self._embed)  # the check's sentences, each embedded once
-        quotes = MemoEmbed(self._rank_quotes)  # the extractive answer's (vectors of another encoder: not shared)
+        embed = MemoEmbed(self._embed)  # each text of this answer embedded once, for the check and the quotes
         grounder = self._grounder(plan, embed)
         session = grounder.session() if grounder is not None else None
         if session is None:
@@ -94,21 +96,21 @@ class Generator:
             message = None if shown else await run_in_threadpool(self._fallback, plan, exc)
             if message is None:
                 raise
-            async for event in self._extractive(plan, answer, quotes, intro=message):
+            async for event in self._extractive(plan, answer, embed, intro=message):
                 yield event
             return
         if session is not None:
             nothing_held_up = session.finish()  # sentences were checked and none was supported
             answer.grounding = session.result(answer.text).summary()
             if nothing_held_up:  # the sources are relevant (or there would be no prompt): they answer instead
-                async for event in self._extractive(plan, answer, quotes, separator=bool(answer.parts)):
+                async for event in self._extractive(plan, answer, embed, separator=bool(answer.parts)):
                     yield event
             elif (value := asked(plan.question)).kinds and not any(
                 value.stated_by(s.text) for s in answer.sentences if s.supported and s.shown
             ):
                 # Supported, but no answer to what was asked: "How long ...?" met with a true sentence that
                 # names no duration. The sources' sentences that state one follow it.
-                async for event in self._extractive(plan, answer, quotes, separator=True, stating=value):
+                async for event in self._extractive(plan, answer, embed, separator=True, stating=value):
                     yield event
 
     async def _deltas(self, plan: ChatPlan, answer: Answer) -> AsyncIterator[str]:
@@ -270,6 +272,7 @@ class Generator:
             spec.min_overlap,
             spec.action,
             question=plan.query or plan.question,  # a follow-up's rewrite says what it asks
+            confirm=self._confirm,
         )
 
     def _fallback(self, plan: ChatPlan, error: LLMUnavailable) -> str | None:

@@ -2,8 +2,8 @@
 
 One answer's grounding check reads the same source sentences for each of its sentences; profiled on the embedded
 profile (bench/llm_gateway.py --profile), embedding them again each time was a quarter of Steward's CPU while vLLM
-decoded on the same cores. (The extractive answer has a memo of its own: it ranks with the encoder's int8 copy,
-whose vectors are not the check's.) The memo lives as long as the answer, so nothing is kept
+decoded on the same cores. The extractive answer ranks its quotes with the same memo, so a source sentence the
+check compared is not embedded again to be quoted. The memo lives as long as the answer, so nothing is kept
 between requests (a cache across requests would make repeated benchmark questions look cheaper than real ones).
 """
 
