@@ -6,7 +6,6 @@ It wraps any httpx-style client that already carries the base URL and the Author
 
 from __future__ import annotations
 
-import json
 import time
 from collections.abc import Mapping
 from pathlib import Path
@@ -14,6 +13,8 @@ from typing import Any, Protocol
 
 import httpx
 
+from services.client.models import DoneEvent, ErrorEvent, MetaEvent, TokenEvent
+from services.client.sse import EventAssembler
 from services.eval.errors import EvalError
 
 _TRANSPORT_ERRORS: tuple[type[Exception], ...] = (httpx.HTTPError, OSError)
@@ -124,7 +125,8 @@ class EvalClient:
     def chat_raw(self, question: str, history: list[dict[str, str]] | None = None) -> dict[str, Any]:
         """POST /v1/chat streamed, read whole: the `done` answer, plus `raw` (the text of its token events: the
         model's own words, citing the prompt's numbers) and `sources` (the `meta` event's: every source the
-        model was given, under those numbers). What the grounding bench checks offline."""
+        model was given, under those numbers). What the grounding bench checks offline. The stream is read by
+        the client's own parser (services/client/sse.py)."""
         body: dict[str, Any] = {"question": question, "stream": True}
         if history:
             body["history"] = history
@@ -134,29 +136,20 @@ class EvalClient:
             raise EvalError(f"POST /v1/chat: {type(exc).__name__}: {exc}") from exc
         if response.status_code >= 400:
             raise ApiError("POST /v1/chat", response.status_code, "http_error", response.text[:300])
-        events = sse_events(response.text)
-        failed = [data.get("error") or {} for name, data in events if name == "error"]
-        if failed:  # the stream had begun (200), then the answer failed
-            raise ApiError("POST /v1/chat", 200, str(failed[0].get("code")), str(failed[0].get("message")))
-        done = next(data for name, data in events if name == "done")
-        meta = next(data for name, data in events if name == "meta")
-        raw = "".join(data["text"] for name, data in events if name == "token")
-        return {**done, "raw": raw, "sources": meta["sources"]}
+        assembler = EventAssembler()
+        events = [event for line in response.text.splitlines() if (event := assembler.feed(line)) is not None]
+        if (last := assembler.finish()) is not None:
+            events.append(last)
+        for event in events:
+            if isinstance(event, ErrorEvent):  # the stream had begun (200), then the answer failed
+                raise ApiError("POST /v1/chat", 200, event.error.code, event.error.message)
+        meta = next(e for e in events if isinstance(e, MetaEvent))
+        done = next(e for e in events if isinstance(e, DoneEvent))
+        return {
+            **done.model_dump(mode="json"),
+            "raw": "".join(e.text for e in events if isinstance(e, TokenEvent)),
+            "sources": [source.model_dump(mode="json") for source in meta.sources],
+        }
 
     def close(self) -> None:
         self._http.close()
-
-
-def sse_events(text: str) -> list[tuple[str, dict[str, Any]]]:
-    """(event name, JSON data) of a whole server-sent event stream."""
-    events: list[tuple[str, dict[str, Any]]] = []
-    for block in text.replace("\r\n", "\n").split("\n\n"):
-        name, data = "message", []
-        for line in block.splitlines():
-            if line.startswith("event:"):
-                name = line.removeprefix("event:").strip()
-            elif line.startswith("data:"):
-                data.append(line.removeprefix("data:").strip())
-        if data:
-            events.append((name, json.loads("\n".join(data))))
-    return events

@@ -380,11 +380,27 @@ def test_client_raises_the_api_error() -> None:
 def test_chat_raw_reads_the_model_s_own_text_and_every_source_it_was_given() -> None:
     """The grounding bench checks the model's words against the prompt's sources offline: the `done` answer's
     citations are only those it used, renumbered, so those come from the stream."""
+
+    def source(number: int) -> dict[str, Any]:
+        hit = {"document_id": f"d{number}", "title": "T", "heading": "", "chunk_index": 0, "score": 1.0}
+        return {**hit, "similarity": 0.9, "text": "Leave: 30 days.", "source": number}
+
+    done = {
+        "conversation_id": "c1",
+        "answer": "Leave is 30 days [1].",
+        "mode": "generated",
+        "citations": [source(1)],
+        "refused": False,
+        "answered_from_sources": True,
+        "generated": True,
+        "prompt_version": "v",
+    }
+    meta = {"conversation_id": "c1", "sources": [source(1), source(2)]}
     stream = (
-        'event: meta\ndata: {"conversation_id": "c1", "sources": [{"source": 1}, {"source": 2}]}\n\n'
+        f"event: meta\ndata: {json.dumps(meta)}\n\n"
         'event: token\ndata: {"text": "Leave is 30 days"}\n\n'
         'event: token\ndata: {"text": " [2]."}\n\n'
-        'event: done\ndata: {"answer": "Leave is 30 days [1].", "generated": true, "citations": [{"source": 1}]}\n\n'
+        f"event: done\ndata: {json.dumps(done)}\n\n"
     )
 
     def handler(request: httpx.Request) -> httpx.Response:
@@ -399,7 +415,8 @@ def test_chat_raw_reads_the_model_s_own_text_and_every_source_it_was_given() -> 
 
     def failing(request: httpx.Request) -> httpx.Response:
         error = '{"error": {"code": "llm_unavailable", "message": "gone"}}'
-        return httpx.Response(200, text=f'event: meta\ndata: {{"sources": []}}\n\nevent: error\ndata: {error}\n\n')
+        meta = '{"conversation_id": "c1", "sources": []}'
+        return httpx.Response(200, text=f"event: meta\ndata: {meta}\n\nevent: error\ndata: {error}\n\n")
 
     with pytest.raises(ApiError, match=r"gone \(llm_unavailable, HTTP 200\)"):
         EvalClient(httpx.Client(base_url="http://steward", transport=httpx.MockTransport(failing))).chat_raw("q")
