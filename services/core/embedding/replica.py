@@ -56,8 +56,9 @@ class Models:
     The copy costs about a third of the CPU a text (bench/extractive.py) but its vectors are not the model's:
     a vector of the copy is only ever compared with other vectors of the copy, within one piece of work (one
     chat answer's grounding check and extractive quotes). Nothing it makes is stored or searched against stored
-    vectors; the one threshold its similarities meet, the check's, was measured again on them
-    (bench/grounding.py --encoder: the same verdicts on 139 of 141 sentences, docs/governance.md)."""
+    vectors; the one threshold its similarities meet, the check's, was measured again on them (bench/grounding.py
+    --encoder: the copy alone gave the model's verdict on 139 of 141 sentences; near the threshold the model has
+    the last word, grounding.CONFIRM_MARGIN, docs/governance.md)."""
 
     def __init__(self, path: str, *, single_thread: bool) -> None:
         self.path = path
