@@ -10,9 +10,15 @@ best source's first line (the check passes it).
 
 Prints (name=value): `steward_cpu_ms_per_chat` (all of Steward's processes), `api_cpu_ms_per_chat` (the API
 process: HTTP, retrieval, policy, audit, the stream), `encoder_cpu_ms_per_chat` (its child processes, the encoder
-replicas: the query, the grounding check, the extractive quotes), `wall_s`.
+replicas: the query, the grounding check, the extractive quotes), `wall_s`, and `{plan,model,check,record}_ms_per_chat`
+(`steward_chat_stage_seconds`: where a chat's time went; with the stand-in answering at once, the encoder
+replicas are the bottleneck here, so `plan` shows how long a question waits for its embedding).
 
-    python bench/chat_cpu.py [--chats 96] [--concurrency 8] [--profile PATH]
+    python bench/chat_cpu.py [--chats 96] [--concurrency 8] [--profile PATH] [--ingest-during]
+
+`--ingest-during` uploads a fresh copy of the eval corpus while the measured chats run (an admin's upload during
+office hours): the ingestion worker's passes then share the encoder replicas with the chats, and `plan` shows
+what a question waits for them. The CPU figures then include that ingestion.
 
 `--profile` samples the API process with py-spy (threads holding the GIL: its CPU, not its waiting) into PATH
 (collapsed stacks). To weigh a change against the code before it in one sitting, run it again with
@@ -38,9 +44,9 @@ import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench.common import ROOT
+from bench.common import EVAL, ROOT
 from bench.cpu import children, cpu_seconds
-from bench.llm_gateway import ADMIN_KEY, emit, eval_questions, ingest_corpus
+from bench.llm_gateway import ADMIN_KEY, emit, eval_questions, ingest_corpus, stage_totals
 from bench.sse import stream_chat
 from tests.support.processes import ChildProcess, free_port
 from tests.support.stand_in_llm import Reply, StandInLLM, answer
@@ -78,7 +84,20 @@ def serve_stand_in(answers: Answers, started: threading.Event, url: list[str]) -
     asyncio.run(run())
 
 
-async def ask(url: str, questions: list[str], chats: int, concurrency: int) -> None:
+def fresh_spelling(question: str, n: int) -> str:
+    """`question` with the case of its first letters flipped by the bits of `n`: the encoder (uncased) and BM25
+    (lowercased) see the same question, so retrieval and answers are unchanged, but Steward's memo of recent query
+    embeddings (Embedder.embed_query) does not know it. Without this the measured chats, which repeat the
+    warm-up's questions, would skip the question's embedding that every real question pays."""
+    letters = [i for i, c in enumerate(question) if c.isalpha()][:12]
+    chars = list(question)
+    for bit, i in enumerate(letters):
+        if n >> bit & 1:
+            chars[i] = chars[i].swapcase()
+    return "".join(chars)
+
+
+async def ask(url: str, questions: list[str], chats: int, concurrency: int, *, fresh: bool = False) -> None:
     limit = asyncio.Semaphore(concurrency)
     headers = {"Authorization": f"Bearer {ADMIN_KEY}"}
     async with httpx.AsyncClient(base_url=url, headers=headers, timeout=600) as client:
@@ -87,7 +106,26 @@ async def ask(url: str, questions: list[str], chats: int, concurrency: int) -> N
             async with limit:
                 await stream_chat(client, {"question": question})
 
-        await asyncio.gather(*(one(questions[n % len(questions)]) for n in range(chats)))
+        asked = [questions[n % len(questions)] for n in range(chats)]
+        if fresh:  # every chat a spelling not asked before (the warm-up asked round 0's)
+            asked = [fresh_spelling(q, 1 + n // len(questions)) for n, q in enumerate(asked)]
+        await asyncio.gather(*(one(question) for question in asked))
+
+
+def upload_copies(url: str, stop: threading.Event) -> None:
+    """Uploads the corpus again, each file changed by a line so it is ingested anew, until told to stop."""
+    headers = {"Authorization": f"Bearer {ADMIN_KEY}"}
+    files = sorted(p for p in (EVAL / "corpus").rglob("*") if p.is_file() and p.suffix in (".md", ".txt"))
+    with httpx.Client(base_url=url, headers=headers, timeout=120) as client:
+        for n, path in enumerate(files):
+            if stop.is_set():
+                return
+            content = path.read_bytes() + f"\n\nCopy {n} for the bench.\n".encode()
+            client.post(
+                "/v1/documents",
+                files={"file": (f"copy-{n}-{path.name}", content)},
+                data={"groups": "everyone", "source": f"copy/{n}/{path.name}"},
+            ).raise_for_status()
 
 
 def main() -> None:
@@ -95,6 +133,7 @@ def main() -> None:
     parser.add_argument("--chats", type=int, default=96)
     parser.add_argument("--concurrency", type=int, default=8)
     parser.add_argument("--profile", type=Path, help="py-spy's samples of the API process, collapsed, to this file")
+    parser.add_argument("--ingest-during", action="store_true", help="upload a copy of the corpus during the chats")
     parser.add_argument("--code", type=Path, help="run Steward from this checkout (a worktree of another commit)")
     args = parser.parse_args()
 
@@ -125,6 +164,7 @@ def main() -> None:
         api = server.process.pid
         replicas = children(api)
         before_api, before_replicas = cpu_seconds([api]), cpu_seconds(replicas)
+        stages_before = stage_totals(url)
         spy = None
         if args.profile is not None:
             sampling = ["--gil", "--format", "raw", "--rate", "200", "--nonblocking", "--output", str(args.profile)]
@@ -134,9 +174,14 @@ def main() -> None:
                 stderr=subprocess.DEVNULL,
             )
             time.sleep(1)
+        stop_uploading = threading.Event()
+        uploader = threading.Thread(target=upload_copies, args=(url, stop_uploading), daemon=True)
+        if args.ingest_during:
+            uploader.start()
         began = time.perf_counter()
-        asyncio.run(ask(url, questions, args.chats, args.concurrency))
+        asyncio.run(ask(url, questions, args.chats, args.concurrency, fresh=True))
         wall = time.perf_counter() - began
+        stop_uploading.set()
         if spy is not None:
             spy.send_signal(signal.SIGINT)
             spy.wait(60)
@@ -147,6 +192,10 @@ def main() -> None:
         emit("encoder_cpu_ms_per_chat", encoder_ms)
         emit("steward_cpu_ms_per_chat", api_ms + encoder_ms)
         emit("wall_s", wall)
+        for stage, (seconds, count) in sorted(stage_totals(url).items()):
+            seconds_before, count_before = stages_before.get(stage, (0.0, 0.0))
+            if count > count_before:
+                emit(f"{stage}_ms_per_chat", (seconds - seconds_before) * 1000 / (count - count_before))
     finally:
         server.stop()
 

@@ -171,3 +171,26 @@ def test_non_json_body_is_422(api: TestClient) -> None:
 def test_blank_search_is_422(api: TestClient) -> None:
     response = api.post("/v1/search", json={"query": "  "}, headers=auth(ADMIN_KEY))
     assert response.status_code == 422
+
+
+def test_a_question_is_embedded_once_a_chat_and_again_when_asked_again(
+    api: TestClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Screened for injection, then searched: one embedding a chat. None is kept for the next chat, so a question
+    asked again costs what a new one does (and a benchmark's repeated questions are not cheaper than real ones)."""
+    embedder = api.app.state.runtime.embedder  # type: ignore[attr-defined]
+    question = "What is the Wi-Fi password for guests?"
+    urgent_passes: list[list[str]] = []
+    encode_pass = embedder.encode_pass
+
+    def counting(batch: list[str], approximate: bool = False, *, urgent: bool = False) -> list[list[float]]:
+        if urgent:
+            urgent_passes.append(list(batch))
+        return encode_pass(batch, approximate, urgent=urgent)
+
+    monkeypatch.setattr(embedder, "encode_pass", counting)
+    for _ in range(2):
+        response = api.post("/v1/chat", json={"question": question}, headers=auth(ADMIN_KEY))
+        assert response.status_code == 200, response.text
+        assert response.json()["answered_from_sources"] is True  # searched, not refused before retrieval
+    assert urgent_passes == [[question], [question]]

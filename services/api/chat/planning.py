@@ -17,6 +17,7 @@ from services.core.access.principals import Caller
 from services.core.answers.citations import CitableDocument
 from services.core.answers.grounding import GroundingAction
 from services.core.db.session import session_scope
+from services.core.embedding.dense import one_request_queries
 from services.core.llm.admission import AdmissionController, priority_of
 from services.core.llm.budget import TokenCounter, fit_prompt
 from services.core.llm.prompt import Exchange, PromptStyle, answer_content, conversation_boundary
@@ -95,6 +96,10 @@ class Planner:
 
     async def plan(self, caller: Caller, request: ChatRequest) -> ChatPlan:
         """The rewrite runs on the event loop (it may call the model); the database and retrieval on threads."""
+        with one_request_queries():  # the question screened in _open is not embedded again to be searched
+            return await self._plan(caller, request)
+
+    async def _plan(self, caller: Caller, request: ChatRequest) -> ChatPlan:
         engine = self._policies.engine  # one rule set for the whole request, even across a reload
         plan, history = await run_in_threadpool(self._open, engine, caller, request)
         if plan.fixed_answer is not None:
