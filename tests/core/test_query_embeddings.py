@@ -19,9 +19,8 @@ def embedder() -> Iterator[Embedder]:
     embedder.close()
 
 
-@pytest.fixture
-def passes(embedder: Embedder, monkeypatch: pytest.MonkeyPatch) -> list[list[str]]:
-    """Every forward pass the embedder makes, as its texts."""
+def record_passes(embedder: Embedder, monkeypatch: pytest.MonkeyPatch) -> list[list[str]]:
+    """Every forward pass `embedder` makes from now on, as its texts."""
     seen: list[list[str]] = []
     encode_pass = embedder.encode_pass
 
@@ -31,6 +30,11 @@ def passes(embedder: Embedder, monkeypatch: pytest.MonkeyPatch) -> list[list[str
 
     monkeypatch.setattr(embedder, "encode_pass", counting)
     return seen
+
+
+@pytest.fixture
+def passes(embedder: Embedder, monkeypatch: pytest.MonkeyPatch) -> list[list[str]]:
+    return record_passes(embedder, monkeypatch)
 
 
 QUESTION = "How many days of annual leave do new employees get?"
@@ -67,14 +71,7 @@ def test_two_encoders_in_one_request_never_share_a_vector(
 ) -> None:
     """A tuned encoder searches while the shipped one screens: each must get its own model's vector."""
     other = Embedder(Settings().embedding_model, replicas=1)
-    other_passes: list[list[str]] = []
-    encode_pass = other.encode_pass
-
-    def counting(batch: list[str], approximate: bool = False, *, urgent: bool = False) -> list[list[float]]:
-        other_passes.append(list(batch))
-        return encode_pass(batch, approximate, urgent=urgent)
-
-    monkeypatch.setattr(other, "encode_pass", counting)
+    other_passes = record_passes(other, monkeypatch)
     try:
         with one_request_queries():
             embedder.embed_query(QUESTION)
