@@ -76,6 +76,12 @@ def training_pairs(passages: list[Passage], rng: random.Random) -> list[tuple[st
     return pairs
 
 
+def answerable_questions() -> list[dict[str, Any]]:
+    """The eval set's answerable questions that name their relevant documents."""
+    questions = [json.loads(line) for line in (EVAL / "questions.jsonl").read_text().splitlines() if line.strip()]
+    return [q for q in questions if q.get("answerable") and q.get("relevant")]
+
+
 def ndcg10(
     model: SentenceTransformer, passages: list[Passage], splits: dict[str, list[dict[str, Any]]]
 ) -> dict[str, float]:
@@ -102,8 +108,10 @@ def _ndcg(scores: torch.Tensor, question: dict[str, Any], passages: list[Passage
     return dcg / sum(1 / math.log2(k + 2) for k in range(min(len(relevant), 10)))
 
 
-def fine_tune(model: SentenceTransformer, pairs: list[tuple[str, str, str]], epochs: int, batch: int) -> None:
-    optimizer = torch.optim.AdamW(model.parameters(), lr=2e-5)
+def fine_tune(
+    model: SentenceTransformer, pairs: list[tuple[str, str, str]], epochs: int, batch: int, learning_rate: float = 2e-5
+) -> None:
+    optimizer = torch.optim.AdamW(model.parameters(), lr=learning_rate)
     model.train()
     for _ in range(epochs):
         for start in range(0, len(pairs), batch):
@@ -130,8 +138,7 @@ def main() -> None:
     rng = random.Random(args.seed)
     torch.manual_seed(args.seed)
     passages = corpus_passages()
-    questions = [json.loads(line) for line in (EVAL / "questions.jsonl").read_text().splitlines() if line.strip()]
-    answerable = [q for q in questions if q.get("answerable") and q.get("relevant")]
+    answerable = answerable_questions()
     splits = {
         "": answerable,
         "_a": [q for q in answerable if int(q["id"][1:]) % 2 == 0],

@@ -51,6 +51,14 @@ _KEY = click.option("--api-key", default=None, help="Admin API key (default $STE
     help="Your labelled questions (the `steward eval` JSONL) for the gate; without it the gate judges by held-out "
     "documents' sentences. Keep other questions out of it to report on.",
 )
+@click.option(
+    "--generated-questions",
+    type=click.IntRange(0, 20_000),
+    default=0,
+    show_default=True,
+    help="Ask the configured LLM for a question about each of this many passages and train on them too "
+    "(worth it with an instruction-tuned model; see docs/adaptation.md).",
+)
 @click.option("--wait/--no-wait", default=True, show_default=True, help="Follow the progress until it ends.")
 @_URL
 @_KEY
@@ -61,6 +69,7 @@ def tune(
     held_out: float,
     switch: bool,
     eval_file: Path | None,
+    generated_questions: int,
     wait: bool,
     url: str | None,
     api_key: str | None,
@@ -77,6 +86,7 @@ def tune(
             time_budget_s=time_budget,
             held_out=held_out,
             switch=switch,
+            generated_questions=generated_questions,
         )
         click.echo(f"tuning started at {job.started_at:%H:%M:%S}", err=True)
         if not wait:
@@ -102,6 +112,11 @@ def tune(
         f"encoder {outcome.get('model')}: {report.get('pairs_training', 0)} pairs, "
         f"{report.get('training_seconds', 0)} s of training"
     )
+    if report.get("generated_questions_asked"):
+        click.echo(
+            f"questions from the LLM: {report['generated_questions']} usable of "
+            f"{report['generated_questions_asked']} passages asked"
+        )
     if gate:
         click.echo(
             f"held-out nDCG@10 {gate['ndcg10_before']:.4f} -> {gate['ndcg10_after']:.4f} "

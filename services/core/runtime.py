@@ -18,6 +18,7 @@ from services.core.access.oidc import OidcConfig, OidcVerifier
 from services.core.access.principals import ensure_bootstrap_admin
 from services.core.adaptation.catalog import ModelCatalog
 from services.core.adaptation.live import Generation, LiveIndex
+from services.core.adaptation.questions import QuestionWriter
 from services.core.adaptation.records import GenerationRef
 from services.core.adaptation.service import Adaptation
 from services.core.audit.writer import AuditWriter
@@ -119,6 +120,9 @@ class Runtime:
             mode=settings.retrieval_mode,
             min_relevance=settings.min_relevance,
             reconcile=lambda: reconciler.run(repair=True),
+            question_writer=QuestionWriter(
+                base_url=settings.llm_base_url, model=settings.llm_model, style=settings.llm_prompt_style
+            ),
         )
         pii = PiiGuard(settings)
         if pii.enabled:

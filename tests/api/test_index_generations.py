@@ -6,6 +6,8 @@ small (a few dozen pairs, seconds of training): these tests check the mechanism,
 
 from __future__ import annotations
 
+import json
+import re
 import threading
 from collections.abc import Iterator
 from dataclasses import replace
@@ -13,6 +15,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import httpx
 import numpy as np
 import pytest
 from fastapi.testclient import TestClient
@@ -21,6 +24,7 @@ from services.api.app import create_app as create_api
 from services.cli.backup_commands import _stores as restore_stores
 from services.core.adaptation import gate, records
 from services.core.adaptation.catalog import ENCODER
+from services.core.adaptation.questions import QuestionWriter
 from services.core.adaptation.service import TuneOptions, stored_passages
 from services.core.adaptation.training import TrainingConfig, fine_tune
 from services.core.backup import Stores, create_backup, restore_backup
@@ -284,11 +288,66 @@ def test_tuning_through_the_api_reports_progress_and_a_second_start_conflicts(ap
 
 @pytest.mark.parametrize(
     "body",
-    [{"max_pairs": 0}, {"epochs": "many"}, {"held_out": 0.9}, {"learning_rate": -1}, {"unknown": 1}, []],
+    [
+        {"max_pairs": 0},
+        {"epochs": "many"},
+        {"held_out": 0.9},
+        {"learning_rate": -1},
+        {"generated_questions": -1},
+        {"generated_questions": "all"},
+        {"unknown": 1},
+        [],
+    ],
 )
 def test_bad_tuning_requests_get_a_clear_error(app: TestClient, body: object) -> None:
     response = app.post("/v1/admin/index/tune", headers=auth(ADMIN_KEY), json=body)
     assert response.status_code == 422, response.text
+
+
+def wait_tuning(api: TestClient) -> dict[str, Any]:
+    job: dict[str, Any] = {}
+    for _ in range(600):
+        job = api.get("/v1/admin/index/tune", headers=auth(ADMIN_KEY)).json()
+        if job["state"] != "running":
+            break
+        threading.Event().wait(0.2)
+    return job
+
+
+def test_generated_questions_with_the_llm_down_fail_the_tuning_with_why_before_any_training(app: TestClient) -> None:
+    runtime = runtime_of(app)
+    versions = runtime.models.versions()
+    body = {"max_pairs": 32, "generated_questions": 8, "switch": False}
+    started = app.post("/v1/admin/index/tune", headers=auth(ADMIN_KEY), json=body)
+    assert started.status_code == 202, started.text
+    job = wait_tuning(app)
+    assert job["state"] == "failed" and "the LLM wrote no question" in job["error"], job
+    assert runtime.models.versions() == versions  # nothing trained, nothing kept
+
+
+def test_questions_the_llm_writes_train_the_encoder_beside_the_corpus_pairs(
+    app: TestClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    asked: list[str] = []
+
+    def reply(request: httpx.Request) -> httpx.Response:
+        passage = json.loads(request.content)["prompt"].rsplit("Passage: ", 1)[1]
+        asked.append(passage)
+        words = [w for w in re.findall(r"[a-z]{5,}", passage.lower()) if w not in ("which", "there", "about")][:3]
+        return httpx.Response(200, json={"choices": [{"text": f" Where do I find {' and '.join(words)}?"}]})
+
+    runtime = runtime_of(app)
+    writer = QuestionWriter(
+        base_url="http://llm.test/v1", model="m", style="base", transport=httpx.MockTransport(reply)
+    )
+    monkeypatch.setattr(runtime.adaptation, "_question_writer", writer)
+    options = TuneOptions(training=SMALL, max_pairs=400, switch=False, generated_questions=12)
+    report = runtime.adaptation.tune(options).report
+
+    assert len(asked) == 12  # twelve passages drawn, one request each
+    assert report["generated_questions_asked"] == 12
+    assert 0 < report["generated_questions"] <= 12
+    assert report["pairs_training"] > 0 and report["training_steps"] > 0
 
 
 def test_only_admins_may_tune_or_roll_back(app: TestClient) -> None:

@@ -70,6 +70,7 @@ async def start_tuning(body: TuneIn, tuning: TuningDep, principal: AdminCaller) 
         max_pairs=body.max_pairs,
         held_out=body.held_out,
         switch=body.switch,
+        generated_questions=body.generated_questions,
     )
     questions = [(q.question, q.relevant) for q in body.questions]
     job = await run_in_threadpool(tuning.start, options, principal, questions)

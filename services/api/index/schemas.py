@@ -60,6 +60,13 @@ class TuneIn(BaseModel):
     time_budget_s: float = Field(600, gt=0, le=86_400, description="training stops here, keeping what it learned")
     held_out: float = Field(0.15, ge=0.05, le=0.5, description="share of documents kept out of training, to judge by")
     switch: bool = Field(True, description="build an index generation with the new encoder, switch if it is no worse")
+    generated_questions: int = Field(
+        0,
+        ge=0,
+        le=20_000,
+        description="ask the configured LLM for a question about each of this many passages (drawn at random) and "
+        "train on them too; pays with an instruction-tuned model (docs/adaptation.md). 0: none",
+    )
     questions: list[GateQuestionIn] = Field(
         default_factory=list,
         max_length=2000,

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import random
 import re
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
 from services.core.embedding.context import embedded_text
@@ -59,12 +59,20 @@ def sentences(text: str) -> list[str]:
 
 
 def make_pairs(
-    passages: Sequence[Passage], *, rng: random.Random, search: SparseSearch | None = None, limit: int = 0
+    passages: Sequence[Passage],
+    *,
+    rng: random.Random,
+    search: SparseSearch | None = None,
+    limit: int = 0,
+    questions: Mapping[str, str] | None = None,
 ) -> list[TrainingPair]:
-    """Pairs of every passage, shuffled; at most `limit` (0: all). `search` mines hard negatives."""
+    """Pairs of every passage, shuffled; at most `limit` (0: all). `search` mines hard negatives. `questions`
+    (passage id -> a question the LLM wrote about it, questions.py) adds a question -> passage pair each."""
     by_id = {p.id: p for p in passages}
     pairs: list[tuple[str, Passage, str]] = []
     for passage in passages:
+        if questions and passage.id in questions:
+            pairs.append((questions[passage.id], passage, passage.embedded))
         chosen = rng.sample(sentences(passage.text), min(len(sentences(passage.text)), SENTENCES_PER_PASSAGE))
         for sentence in chosen:
             rest = passage.text.replace(sentence, " ") if rng.random() < 0.9 else passage.text

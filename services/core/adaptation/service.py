@@ -26,6 +26,7 @@ from services.core.adaptation.catalog import ENCODER, ModelCatalog
 from services.core.adaptation.floor import carry_floor
 from services.core.adaptation.live import Generation, LiveIndex
 from services.core.adaptation.pairs import Passage, TrainingPair, make_pairs, split_by_document
+from services.core.adaptation.questions import QuestionWriter
 from services.core.adaptation.records import GenerationRef
 from services.core.adaptation.reindex import catch_up, converge, copy_into
 from services.core.adaptation.training import TrainingConfig, fine_tune
@@ -46,6 +47,8 @@ class TuneOptions:
     max_pairs: int = 6000  # ~10 minutes of training on 2 cores at the default batch and length
     held_out: float = 0.15  # share of documents whose pairs only judge, never train
     switch: bool = True  # build a generation with the new encoder and switch when the gate passes
+    # Ask the configured LLM for a question about each of up to this many passages (0: none; questions.py).
+    generated_questions: int = 0
 
 
 @dataclass
@@ -69,8 +72,10 @@ class Adaptation:
         mode: SearchMode,
         min_relevance: float,
         reconcile: Callable[[], object] | None = None,
+        question_writer: QuestionWriter | None = None,
     ) -> None:
-        """`min_relevance` is the configured relevance floor, on the shipped encoder's scale."""
+        """`min_relevance` is the configured relevance floor, on the shipped encoder's scale; `question_writer`
+        asks the configured LLM for training questions when a tuning wants them."""
         self._sessions = sessions
         self._min_relevance = min_relevance
         self._live = live_index
@@ -78,6 +83,7 @@ class Adaptation:
         self._sparse = sparse_encoder
         self._mode = mode
         self._reconcile = reconcile
+        self._question_writer = question_writer
 
     # --- tune ---------------------------------------------------------------------------------------------
     def tune(
@@ -101,8 +107,9 @@ class Adaptation:
         if len(passages) < 2:
             raise InvalidInput("the index holds too few passages to tune on; ingest documents first")
         rng = random.Random(options.training.seed)
+        written = self._questions(passages, options.generated_questions, rng, say)
         say("pairs", 0.0)
-        pairs = make_pairs(passages, rng=rng, search=self._bm25(live.store), limit=options.max_pairs)
+        pairs = make_pairs(passages, rng=rng, search=self._bm25(live.store), limit=options.max_pairs, questions=written)
         training, held = split_by_document(pairs, held_out=options.held_out, rng=rng)
         pairs_seconds = time.perf_counter() - started
         version = self._models.new_version()
@@ -118,6 +125,8 @@ class Adaptation:
             "pairs_held_out": len(held),
             "held_out_documents": len({p.document_id for p in held}),
             "hard_negatives": sum(1 for p in training if p.negative),
+            "generated_questions_asked": min(options.generated_questions, len(passages)),
+            "generated_questions": len(written),
             "pairs_seconds": round(pairs_seconds, 1),
             "training_seconds": round(result.seconds, 1),
             "training_steps": result.steps,
@@ -140,6 +149,16 @@ class Adaptation:
             built.report = {**report, **built.report}
             return built
         return outcome
+
+    def _questions(self, passages: Sequence[Passage], wanted: int, rng: random.Random, say: Progress) -> dict[str, str]:
+        """Up to `wanted` passages, drawn at random, each with the question the LLM wrote about it (if usable)."""
+        if wanted <= 0:
+            return {}
+        if self._question_writer is None:
+            raise InvalidInput("generated questions need an LLM, and none is configured for tuning")
+        asked = rng.sample(list(passages), min(wanted, len(passages)))
+        say("questions", 0.0)
+        return self._question_writer.write(asked, lambda done: say("questions", done))
 
     # --- build --------------------------------------------------------------------------------------------
     def build(
