@@ -15,6 +15,11 @@ then, below HTTP (the retriever every search and chat uses):
   corpus's size (not 100k chunks: bench/retrieval.py measures size).
 
     .venv/bin/python bench/adaptation.py [--max-pairs 6000] [--time-budget 600] [--learning-rate 2e-5]
+                                         [--generated-questions N]
+
+`--generated-questions N` starts the embedded vLLM and tunes as `steward tune --generated-questions N` does (the
+LLM writes a question about each of N passages); `generated_questions` and `generated_questions_asked` are printed
+and `tune_seconds` includes the writing.
 
 Prints `documents`, `passages`, `ndcg10_before`, `ndcg10_after`, `ndcg10_{before,after}_{tune,held_out}`,
 `refused_unanswerable{,_after}`, `refused_answerable{,_after}`, `tune_seconds`, `reindex_seconds`,
@@ -25,10 +30,12 @@ and `search_p50_ms_rerank` (nan: no reranker is trained yet).
 from __future__ import annotations
 
 import argparse
+import contextlib
 import statistics
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
@@ -101,10 +108,13 @@ def main() -> None:
     parser.add_argument("--time-budget", type=float, default=600.0)
     parser.add_argument("--epochs", type=int, default=1)
     parser.add_argument("--learning-rate", type=float, default=TrainingConfig.learning_rate)
+    parser.add_argument("--generated-questions", type=int, default=0, help="passages the LLM writes a question for")
     args = parser.parse_args()
     questions = load_questions(DATASET)
-    with tempfile.TemporaryDirectory(prefix="steward-adaptation-") as data_dir:
+    with tempfile.TemporaryDirectory(prefix="steward-adaptation-") as data_dir, llm_server(args, Path(data_dir)) as llm:
         settings = Settings(data_dir=Path(data_dir), admin_api_key=ADMIN_KEY, llm_manage_server=False)
+        if llm is not None:
+            settings = settings.model_copy(update={"llm_base_url": llm})
         with TestClient(create_app(settings)) as client:
             runtime: Runtime = client.app.state.runtime  # type: ignore[attr-defined]
             ids = ingest(client)
@@ -119,6 +129,7 @@ def main() -> None:
                     epochs=args.epochs, time_budget_s=args.time_budget, learning_rate=args.learning_rate
                 ),
                 max_pairs=args.max_pairs,
+                generated_questions=args.generated_questions,
             )
             # The gate judges by the tune half of the eval questions; every figure reported below as `_held_out`
             # comes from the other half, which neither the training nor the gate saw.
@@ -135,6 +146,8 @@ def main() -> None:
             print(f"held_out_pairs_ndcg10_before={pairs.get('ndcg10_before', float('nan')):.4f}")
             print(f"held_out_pairs_ndcg10_after={pairs.get('ndcg10_after', float('nan')):.4f}")
             print(f"pairs_training={report['pairs_training']}")
+            print(f"generated_questions_asked={report['generated_questions_asked']}")
+            print(f"generated_questions={report['generated_questions']}")
             print(f"tune_seconds={report['pairs_seconds'] + report['training_seconds']:.1f}")
             print(f"reindex_seconds={report.get('reindex_seconds', float('nan'))}")
             gate = report.get("gate", {})
@@ -158,6 +171,25 @@ def main() -> None:
             print(f"search_p50_ms_after={after['search_p50_ms']:.2f}")
             print(f"search_p50_ratio={after['search_p50_ms'] / before['search_p50_ms']:.3f}")
             print("search_p50_ms_rerank=nan")
+
+
+@contextlib.contextmanager
+def llm_server(args: argparse.Namespace, workdir: Path) -> Iterator[str | None]:
+    """The embedded vLLM's base URL while it runs, when the LLM is to write questions; else None."""
+    if args.generated_questions <= 0:
+        yield None
+        return
+    from services.core.settings import default_cache_dir
+    from services.serving.build import build_servable_model
+    from services.serving.server import VLLMServer
+    from tests.support.processes import free_port
+
+    cache_dir = default_cache_dir()
+    server = VLLMServer(
+        build_servable_model(cache_dir), port=free_port(), cache_dir=cache_dir, log_path=workdir / "vllm.log"
+    )
+    with server:
+        yield server.base_url
 
 
 def tuned_figures(runtime: Runtime, model: str, questions: list[Question], ids: dict[str, str]) -> dict[str, float]:
