@@ -21,7 +21,6 @@ Prints `passages`, `kept` (passages with a question that passes `questions.usabl
 
 from __future__ import annotations
 
-import argparse
 import json
 import random
 import sys
@@ -33,13 +32,17 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import torch
-from sentence_transformers import SentenceTransformer
 
 from bench.common import split_of
-from bench.tune_probe import MODEL, Passage, answerable_questions, corpus_passages, fine_tune, ndcg10
+from bench.tune_probe import (
+    Passage,
+    answerable_questions,
+    corpus_passages,
+    train_and_score,
+    training_parser,
+)
 from services.core.adaptation.pairs import Passage as StoredPassage
 from services.core.adaptation.questions import QuestionWriter, usable
-from services.core.embedding.dense import resolve_model_path
 from tests.support.processes import free_port
 
 
@@ -71,14 +74,9 @@ def generated_questions(path: Path, passages: list[Passage], concurrency: int) -
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = training_parser(__doc__)
     parser.add_argument("--questions-file", type=Path, default=Path("/tmp/steward-generated-questions.jsonl"))
     parser.add_argument("--concurrency", type=int, default=16)
-    parser.add_argument("--epochs", type=int, default=1)
-    parser.add_argument("--batch", type=int, default=32)
-    parser.add_argument("--learning-rate", type=float, default=2e-5)
-    parser.add_argument("--max-seq-length", type=int, default=256)
-    parser.add_argument("--seed", type=int, default=7)
     args = parser.parse_args()
     rng = random.Random(args.seed)
     torch.manual_seed(args.seed)
@@ -96,17 +94,9 @@ def main() -> None:
         "_tune": [q for q in answerable if split_of(q["id"]) == "tune"],
         "_held_out": [q for q in answerable if split_of(q["id"]) == "held_out"],
     }
-    model = SentenceTransformer(resolve_model_path(MODEL), device="cpu")
-    model.max_seq_length = args.max_seq_length
-    for name, value in ndcg10(model, passages, splits).items():
-        print(f"ndcg10_dense_before{name}={value:.4f}", flush=True)
     pairs = [(row["question"], passages[row["passage"]][1], row["source"]) for row in kept]
     rng.shuffle(pairs)
-    started = time.perf_counter()
-    fine_tune(model, pairs, args.epochs, args.batch, args.learning_rate)
-    print(f"tune_seconds={time.perf_counter() - started:.1f}", flush=True)
-    for name, value in ndcg10(model, passages, splits).items():
-        print(f"ndcg10_dense_after{name}={value:.4f}", flush=True)
+    train_and_score(args, passages, splits, pairs)
 
 
 if __name__ == "__main__":

@@ -128,13 +128,19 @@ def fine_tune(
     model.eval()
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+def training_parser(description: str | None) -> argparse.ArgumentParser:
+    """The options every fine-tuning probe takes (question_probe.py adds its own)."""
+    parser = argparse.ArgumentParser(description=description, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--epochs", type=int, default=1)
     parser.add_argument("--batch", type=int, default=32)
+    parser.add_argument("--learning-rate", type=float, default=2e-5)
     parser.add_argument("--max-seq-length", type=int, default=256)
     parser.add_argument("--seed", type=int, default=7)
-    args = parser.parse_args()
+    return parser
+
+
+def main() -> None:
+    args = training_parser(__doc__).parse_args()
     rng = random.Random(args.seed)
     torch.manual_seed(args.seed)
     passages = corpus_passages()
@@ -144,15 +150,25 @@ def main() -> None:
         "_a": [q for q in answerable if int(q["id"][1:]) % 2 == 0],
         "_b": [q for q in answerable if int(q["id"][1:]) % 2 == 1],
     }
-    model = SentenceTransformer(resolve_model_path(MODEL), device="cpu")
-    model.max_seq_length = args.max_seq_length
     print(f"passages={len(passages)}")
-    for name, value in ndcg10(model, passages, splits).items():
-        print(f"ndcg10_dense_before{name}={value:.4f}", flush=True)
     pairs = training_pairs(passages, rng)
     print(f"pairs={len(pairs)}", flush=True)
+    train_and_score(args, passages, splits, pairs)
+
+
+def train_and_score(
+    args: argparse.Namespace,
+    passages: list[Passage],
+    splits: dict[str, list[dict[str, Any]]],
+    pairs: list[tuple[str, str, str]],
+) -> None:
+    """The shipped encoder scored on each split, fine-tuned on `pairs`, scored again (name=value lines)."""
+    model = SentenceTransformer(resolve_model_path(MODEL), device="cpu")
+    model.max_seq_length = args.max_seq_length
+    for name, value in ndcg10(model, passages, splits).items():
+        print(f"ndcg10_dense_before{name}={value:.4f}", flush=True)
     started = time.perf_counter()
-    fine_tune(model, pairs, args.epochs, args.batch)
+    fine_tune(model, pairs, args.epochs, args.batch, args.learning_rate)
     print(f"tune_seconds={time.perf_counter() - started:.1f}", flush=True)
     for name, value in ndcg10(model, passages, splits).items():
         print(f"ndcg10_dense_after{name}={value:.4f}", flush=True)

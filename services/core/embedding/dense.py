@@ -104,7 +104,9 @@ class Embedder:
             results = [self.encode_pass([texts[i] for i in passes[0]], approximate, urgent=urgent)]
         else:
             results = list(
-                self._passes.map(lambda batch: self.encode_pass([texts[i] for i in batch], approximate), passes)
+                self._passes.map(
+                    lambda batch: self.encode_pass([texts[i] for i in batch], approximate, urgent=urgent), passes
+                )
             )
         for batch, encoded in zip(passes, results, strict=True):
             for i, vector in zip(batch, encoded, strict=True):
