@@ -45,7 +45,7 @@ import httpx
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench.common import EVAL, ROOT
-from bench.cpu import children, cpu_seconds
+from bench.cpu import children, cpu_seconds, descendants
 from bench.llm_gateway import ADMIN_KEY, emit, eval_questions, ingest_corpus, stage_totals
 from bench.sse import stream_chat
 from tests.support.processes import ChildProcess, free_port
@@ -158,7 +158,11 @@ def main() -> None:
     url = f"http://127.0.0.1:{port}"
     try:
         server.wait_http(f"{url}/healthz", timeout_s=180)
+        began, cpu_began = time.perf_counter(), cpu_seconds([server.process.pid, *descendants(server.process.pid)])
         emit("documents", ingest_corpus(url))
+        # What ingesting the corpus cost (wall, and the CPU of every Steward process): sentence vectors are made here.
+        emit("ingest_s", time.perf_counter() - began)
+        emit("ingest_cpu_s", cpu_seconds([server.process.pid, *descendants(server.process.pid)]) - cpu_began)
         questions, _ = eval_questions(32)
         asyncio.run(ask(url, questions, len(questions), args.concurrency))  # warm-up: every question once
         api = server.process.pid

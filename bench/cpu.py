@@ -34,6 +34,16 @@ def children(pid: int) -> list[int]:
     return found
 
 
+def descendants(pid: int) -> list[int]:
+    """The process's living children, theirs, and so on (a worker's encoder replicas)."""
+    found, frontier = [], [pid]
+    while frontier:
+        below = [child for parent in frontier for child in children(parent)]
+        found.extend(below)
+        frontier = below
+    return found
+
+
 def tree_cpu_seconds(pid: int) -> float:
     """CPU time so far of a process and of its living children."""
     return cpu_seconds([pid, *children(pid)])

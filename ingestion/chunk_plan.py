@@ -50,7 +50,8 @@ def plan(document_id: str, title: str, chunks: Sequence[TextChunk]) -> list[Plan
     return planned
 
 
-def chunk_row(document_id: str, p: PlannedChunk) -> dict[str, Any]:
+def chunk_row(document_id: str, p: PlannedChunk, sentences: tuple[bytes | None, str] = (None, "")) -> dict[str, Any]:
+    """The chunk's database row; `sentences` are its sentences' vectors and the encoder that made them."""
     return {
         "id": p.point_id,
         "document_id": document_id,
@@ -60,6 +61,8 @@ def chunk_row(document_id: str, p: PlannedChunk) -> dict[str, Any]:
         "text_hash": p.chunk.text_hash,
         "content_hash": p.content_hash,
         "location": dict(p.chunk.location),
+        "sentence_vectors": sentences[0],
+        "sentence_encoder": sentences[1],
     }
 
 

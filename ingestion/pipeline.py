@@ -69,6 +69,14 @@ class TextEmbedder(Protocol):
     def embed(self, texts: Sequence[str]) -> list[list[float]]: ...
 
 
+class SentenceEmbedder(Protocol):
+    """Embeds the sentences of chunk texts for the chats that will cite them (answers/sentence_vectors.py)."""
+
+    name: str
+
+    def encode(self, texts: Sequence[str]) -> list[bytes]: ...
+
+
 class Ingestor:
     """Ingests one version of one document at a time; many threads may share one."""
 
@@ -85,6 +93,7 @@ class Ingestor:
         preparer: Preparer,
         config: IngestConfig,
         scan_injection: ScanInjection | None = None,
+        sentences: SentenceEmbedder | None = None,
         pin: Callable[[], AbstractContextManager[object]] = contextlib.nullcontext,
     ) -> None:
         self._sessions = sessions
@@ -97,6 +106,7 @@ class Ingestor:
         self._preparer = preparer
         self._config = config
         self._scan = scan_injection
+        self._sentences = sentences
         # One index generation (collection and encoder) for a whole job, whatever switches meanwhile.
         self._pin = pin
 
@@ -175,7 +185,8 @@ class Ingestor:
         }
         self._store.set_payloads(updates)
         self._refresh_sparse(claim, reused, stored)
-        self._embed(claim, title, fresh)
+        sentences = self._embed(claim, title, fresh)
+        sentences.update(self._reused_sentences(claim.document_id, reused))
 
         # Vanished chunks go before the commit: a crash in between leaves the document unfinished, and the
         # next attempt (which reuses every stored vector) completes it; never a ready document with extras.
@@ -185,7 +196,7 @@ class Ingestor:
         self._leases.renew(claim, "indexing", PROGRESS["indexing"], force=bool(stale))
         self._store.delete_points(stale)
         outcome = Outcome("ready", embedded=len(fresh), reused=len(reused), removed=len(stale))
-        return self._finish(claim, title, planned, outcome)
+        return self._finish(claim, title, planned, outcome, sentences)
 
     def _refresh_sparse(
         self, claim: Claim, reused: Sequence[PlannedChunk], stored: Mapping[str, Mapping[str, Any]]
@@ -203,13 +214,43 @@ class Ingestor:
             self._store.set_sparse_vectors(vectors, encoder.version)
             log.info("document %s: sparse vectors refreshed for %d reused chunks", claim.document_id, len(vectors))
 
-    def _embed(self, claim: Claim, title: str, fresh: Sequence[PlannedChunk]) -> None:
+    def _reused_sentences(self, document_id: str, reused: Sequence[PlannedChunk]) -> dict[str, tuple[bytes, str]]:
+        """The sentence vectors of unchanged chunks: kept from their rows when the current encoder made them,
+        else embedded now (chunks ingested before sentence vectors existed get them with the next version)."""
+        if self._sentences is None or not reused:
+            return {}
+        name = self._sentences.name
+        with self._sessions() as session:
+            kept = {
+                chunk_id: (blob, name)
+                for chunk_id, blob in session.execute(
+                    select(Chunk.id, Chunk.sentence_vectors).where(
+                        Chunk.document_id == document_id, Chunk.sentence_encoder == name
+                    )
+                )
+                if blob is not None
+            }
+        missing = [p for p in reused if p.point_id not in kept]
+        blobs = self._sentences.encode([p.chunk.text for p in missing]) if missing else []
+        found = {p.point_id: kept[p.point_id] for p in reused if p.point_id in kept}
+        found.update((p.point_id, (blob, name)) for p, blob in zip(missing, blobs, strict=True))
+        return found
+
+    def _embed(self, claim: Claim, title: str, fresh: Sequence[PlannedChunk]) -> dict[str, tuple[bytes, str]]:
+        """Embeds and stores (staged) the new chunks; returns their sentences' vectors, for their rows."""
         self._leases.renew(claim, "embedding", PROGRESS["embedding"])
         span = PROGRESS["indexing"] - PROGRESS["embedding"]
         encoder = self._sparse
+        sentences: dict[str, tuple[bytes, str]] = {}
         for start in range(0, len(fresh), EMBED_SLICE):
             batch = fresh[start : start + EMBED_SLICE]
             vectors = self._batcher.embed([p.text for p in batch])
+            if self._sentences is not None:
+                # The chunk's text as a chat's prompt shows it (no title or heading path): what its check reads.
+                blobs = self._sentences.encode([p.chunk.text for p in batch])
+                sentences.update(
+                    (p.point_id, (blob, self._sentences.name)) for p, blob in zip(batch, blobs, strict=True)
+                )
             # Scanned for prompt injection as the model will read it: the chunk's text, with its own vector.
             scans = self._scan([p.chunk.text for p in batch], vectors) if self._scan else [(None, "")] * len(batch)
             self._store.upsert(
@@ -242,8 +283,16 @@ class Ingestor:
             )
             done = start + len(batch)
             self._leases.renew(claim, "embedding", PROGRESS["embedding"] + span * done // len(fresh))
+        return sentences
 
-    def _finish(self, claim: Claim, title: str, planned: Sequence[PlannedChunk], outcome: Outcome) -> Outcome:
+    def _finish(
+        self,
+        claim: Claim,
+        title: str,
+        planned: Sequence[PlannedChunk],
+        outcome: Outcome,
+        sentences: Mapping[str, tuple[bytes, str]],
+    ) -> Outcome:
         """Chunk rows, statistics and the ready status land in one transaction: never half a document."""
         with session_scope(self._sessions) as session:
             document = lease.hold(session, claim)
@@ -257,7 +306,10 @@ class Ingestor:
                 return Outcome("superseded", outcome.embedded, outcome.reused, outcome.removed)
             session.execute(delete(Chunk).where(Chunk.document_id == claim.document_id))
             if planned:  # one executemany, not an ORM object per chunk
-                session.execute(insert(Chunk), [chunk_row(claim.document_id, p) for p in planned])
+                session.execute(
+                    insert(Chunk),
+                    [chunk_row(claim.document_id, p, sentences.get(p.point_id, (None, ""))) for p in planned],
+                )
             if document.title == claim.title:  # unless an admin retitled it meanwhile (PATCH)
                 document.title = title[:500]
             # The version goes live with the access the row has now, under its lock: an access change made

@@ -39,6 +39,7 @@ def build_ingestor(runtime: Runtime, preparer: Preparer, leases: Leases | None =
         pii=runtime.pii,
         preparer=preparer,
         scan_injection=runtime.injection_scanner,
+        sentences=runtime.sentence_encoder,
         config=IngestConfig(
             limits=ParseLimits(
                 max_pdf_pages=settings.max_pdf_pages, max_spreadsheet_cells=settings.max_spreadsheet_cells

@@ -44,6 +44,7 @@ from services.api.unanswered.router import router as unanswered_router
 from services.api.usage.router import router as usage_router
 from services.api.web import install_web
 from services.core.access.sites import site_origins
+from services.core.answers.sentence_vectors import StoredSentences
 from services.core.llm.stack import LLMStack
 from services.core.retrieval.rewrite import FollowUpRewriter
 from services.core.runtime import Runtime
@@ -112,6 +113,9 @@ def build_chat(runtime: Runtime, llm: LLMStack, rewriter: FollowUpRewriter) -> C
         policies=runtime.policies,
         sessions=runtime.sessions,
         recorder=recorder,
+        stored_sentences=StoredSentences(
+            sessions=runtime.sessions, name=runtime.embedder.approximate_name, dimension=runtime.embedder.dimension
+        ).known,
     )
     return ChatService(planner=planner, generator=generator, recorder=recorder)
 

@@ -11,7 +11,7 @@ from pathlib import Path
 import click
 import httpx
 
-from services.cli.context import client_for
+from services.cli.context import client_for, load_settings
 from services.client import StewardError as ClientError
 
 _URL = click.option("--url", default=None, help="The server (default $STEWARD_URL or http://127.0.0.1:8000).")
@@ -184,3 +184,35 @@ def rollback(url: str | None, api_key: str | None) -> None:
     finally:
         client.close()
     click.echo(f"live again: {done['model']} (generation {done.get('generation_id')})")
+
+
+@index.command("sentences")
+@click.option("--batch", type=click.IntRange(1, 10_000), default=64, show_default=True, help="Chunks per pass.")
+def sentences(batch: int) -> None:
+    """Embed the sentences of chunks that have none stored (ingested before Steward stored them), straight on the
+    database, so that chats citing them stop embedding them. Safe beside a running server, and resumable."""
+    from services.core.answers.sentence_vectors import SentenceEncoder, fill_missing
+    from services.core.db import migrate
+    from services.core.db.session import make_engine, make_session_factory
+    from services.core.embedding.dense import Embedder
+
+    settings = load_settings()
+    engine = make_engine(settings.database_url)
+    migrate.upgrade(engine)
+    embedder = Embedder(settings.embedding_model, settings.embedding_batch_size, settings.embedding_replicas)
+    encoder = SentenceEncoder(
+        embed=embedder.embed_approximate, name=embedder.approximate_name, dimension=embedder.dimension
+    )
+    started = time.perf_counter()
+    try:
+        with click.progressbar(length=1, label="chunks", show_pos=True) as bar:
+
+            def advance(done: int, total: int) -> None:
+                bar.length = max(total, 1)
+                bar.update(done - bar.pos)
+
+            filled = fill_missing(make_session_factory(engine), encoder, batch=batch, progress=advance)
+    finally:
+        embedder.close()
+        engine.dispose()
+    click.echo(f"sentence vectors stored for {filled} chunks in {time.perf_counter() - started:.1f} s ({encoder.name})")

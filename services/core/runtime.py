@@ -21,6 +21,7 @@ from services.core.adaptation.live import Generation, LiveIndex
 from services.core.adaptation.questions import QuestionWriter
 from services.core.adaptation.records import GenerationRef
 from services.core.adaptation.service import Adaptation
+from services.core.answers.sentence_vectors import SentenceEncoder
 from services.core.audit.writer import AuditWriter
 from services.core.db import migrate
 from services.core.db.session import make_engine, make_session_factory, session_scope
@@ -84,6 +85,8 @@ class Runtime:
     audit_writer: AuditWriter
     # Scores each chunk for prompt injection at ingestion (None when the setting turns it off).
     injection_scanner: InjectionScanner | None
+    # Embeds each ingested chunk's sentences for the chats that will cite it (None when the setting turns it off).
+    sentence_encoder: SentenceEncoder | None
     # Single sign-on: verifies the OpenID provider's tokens with its cached keys (None when SSO is off).
     oidc: OidcVerifier | None = None
 
@@ -169,6 +172,13 @@ class Runtime:
             audit_writer=AuditWriter(sessions),
             injection_scanner=(
                 InjectionScanner(injection_model, batcher.embed) if settings.injection_scan_at_ingestion else None
+            ),
+            sentence_encoder=(
+                SentenceEncoder(
+                    embed=embedder.embed_approximate, name=embedder.approximate_name, dimension=embedder.dimension
+                )
+                if settings.sentence_vectors_at_ingestion
+                else None
             ),
             oidc=oidc,
         )

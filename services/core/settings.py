@@ -177,6 +177,11 @@ class Settings(BaseSettings):
     # Score every chunk's sentences for prompt injection while ingesting (the window head; retrieval then reads
     # the stored score). Off: retrieved chunks are scored whole, by the weaker one-vector head, at query time.
     injection_scan_at_ingestion: bool = True
+    # Embed every chunk's sentences at ingestion (the encoder's int8 copy, stored with the chunk row) so that a chat
+    # citing the chunk checks and quotes it without embedding them: most of the encoder's CPU a chat, moved to
+    # ingestion, which then takes 35-50% more CPU (docs/llm-gateway.md). Off: chats embed them, as they do for
+    # chunks ingested before this existed (`steward index sentences` fills those).
+    sentence_vectors_at_ingestion: bool = True
     top_k: int = 5
     # dense (embeddings), sparse (BM25 keywords) or hybrid (both, fused by RRF inside the vector store);
     # a request may choose its own. Measured on the eval set: docs/retrieval.md.

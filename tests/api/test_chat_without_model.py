@@ -6,9 +6,9 @@ import json
 
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import select
+from sqlalchemy import select, update
 
-from services.core.db.models import AuditEvent, Message
+from services.core.db.models import AuditEvent, Chunk, Message
 from tests.fixtures.documents import make_markdown
 from tests.support.api import ClientFactory, issue_key, upload, wait_settled
 from tests.support.settings import ADMIN_KEY, auth
@@ -194,3 +194,47 @@ def test_a_question_is_embedded_once_a_chat_and_again_when_asked_again(
         assert response.status_code == 200, response.text
         assert response.json()["answered_from_sources"] is True  # searched, not refused before retrieval
     assert urgent_passes == [[question], [question]]
+
+
+def test_a_chat_quotes_with_the_sentence_vectors_ingestion_stored(
+    api: TestClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Ingestion stored the document's sentence vectors, so the chat's quotes embed the question alone; with them
+    gone (a chunk ingested before they existed) it embeds the source sentences itself, and quotes the same."""
+    runtime = api.app.state.runtime  # type: ignore[attr-defined]
+    embedder = runtime.embedder
+    question = "What is the guest Wi-Fi password?"
+    approximate: list[str] = []
+    encode_pass = embedder.encode_pass
+
+    def counting(batch: list[str], approximate_pass: bool = False, *, urgent: bool = False) -> list[list[float]]:
+        if approximate_pass:
+            approximate.extend(batch)
+        return encode_pass(batch, approximate_pass, urgent=urgent)
+
+    monkeypatch.setattr(embedder, "encode_pass", counting)
+
+    def ask() -> str:
+        response = api.post("/v1/chat", json={"question": question}, headers=auth(ADMIN_KEY))
+        assert response.status_code == 200, response.text
+        body = response.json()
+        assert body["mode"] == "extractive" and "tulip42" in body["answer"]
+        return str(body["answer"])
+
+    with_stored = ask()
+    assert approximate == [question]
+    with runtime.sessions() as session:
+        saved = list(session.execute(select(Chunk.id, Chunk.sentence_vectors, Chunk.sentence_encoder)))
+        session.execute(update(Chunk).values(sentence_vectors=None, sentence_encoder=""))
+        session.commit()
+    try:
+        approximate.clear()
+        assert ask() == with_stored
+        assert question in approximate and "The guest Wi-Fi password is tulip42." in approximate
+    finally:
+        with runtime.sessions() as session:
+            for chunk_id, blob, encoder in saved:
+                session.execute(
+                    update(Chunk).where(Chunk.id == chunk_id).values(sentence_vectors=blob, sentence_encoder=encoder)
+                )
+            session.commit()

@@ -8,10 +8,16 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner, Result
+from sqlalchemy import select
 
 from services.cli import index_commands
 from services.cli.main import cli
 from services.client import StewardClient
+from services.core.answers.sentence_vectors import StoredSentences, stored_sentences
+from services.core.db import migrate
+from services.core.db.models import Chunk
+from services.core.db.session import make_engine, make_session_factory, session_scope
+from tests.support import rows
 from tests.support.corpus import Seeded
 from tests.support.settings import ADMIN_KEY
 
@@ -76,3 +82,26 @@ def test_tune_with_a_broken_questions_file_is_a_clean_error(tmp_path: Path) -> N
     result = steward("tune", "--eval", str(questions))
     assert result.exit_code == 1 and result.stderr.startswith("Error: ")
     assert "Traceback" not in result.output
+
+
+def test_index_sentences_fills_the_chunks_ingested_before_sentence_vectors(tmp_path: Path) -> None:
+    """Straight on the database, with the shipped encoder's int8 copy: what a chat then reads."""
+    engine = make_engine(f"sqlite:///{tmp_path / 'steward.sqlite'}")
+    migrate.upgrade(engine)
+    sessions = make_session_factory(engine)
+    text = "The guest Wi-Fi password is tulip42.\nVisitors sign in at the front desk before noon."
+    with session_scope(sessions) as session:
+        rows.add_document(session)
+        rows.add_chunk(session, "c1", text)
+    env = {"STEWARD_DATA_DIR": str(tmp_path), "STEWARD_CONFIG": "", "STEWARD_DATABASE_URL": ""}
+    result = CliRunner().invoke(cli, ["index", "sentences"], env=env)
+    assert result.exit_code == 0, result.output
+    assert "sentence vectors stored for 1 chunks" in result.output
+    with session_scope(sessions) as session:
+        name = session.scalar(select(Chunk.sentence_encoder).where(Chunk.id == "c1"))
+    assert name and ":int8:" in name
+    known = StoredSentences(sessions=sessions, name=name, dimension=384).known(["c1"])
+    assert list(known) == stored_sentences(text) and len(known) == 2
+    again = CliRunner().invoke(cli, ["index", "sentences"], env=env)
+    assert again.exit_code == 0 and "stored for 0 chunks" in again.output, again.output
+    engine.dispose()

@@ -15,6 +15,7 @@ from ingestion import lease
 from ingestion.pipeline import Ingestor
 from ingestion.preparation import Preparer
 from ingestion.worker import build_ingestor
+from services.core.answers.sentence_vectors import stored_sentences, unpack
 from services.core.db.models import Chunk, Document
 from services.core.db.session import session_scope
 from services.core.runtime import Runtime
@@ -383,3 +384,71 @@ def test_reused_chunks_get_sparse_vectors_and_new_tags_without_re_embedding(
     assert {p["sparse_model"] for p in refreshed.values()} == {runtime.sparse_encoder.version}
     assert all(p["tags"] == ["travel"] for p in refreshed.values())
     assert set(keyword_hits(runtime, "kilometre", tags=("travel",))) & set(points)
+
+
+def sentence_vectors(runtime: Runtime, document_id: str) -> dict[str, tuple[str, bytes | None, str]]:
+    with session_scope(runtime.sessions) as session:
+        rows = session.execute(
+            select(Chunk.id, Chunk.text, Chunk.sentence_vectors, Chunk.sentence_encoder).where(
+                Chunk.document_id == document_id
+            )
+        )
+        return {chunk_id: (text, blob, encoder) for chunk_id, text, blob, encoder in rows}
+
+
+def test_every_chunk_keeps_its_sentences_vectors_for_the_chats_that_cite_it(api: TestClient, runtime: Runtime) -> None:
+    """Ingestion embeds each chunk's sentences with the encoder a chat checks and quotes with (the int8 copy), and
+    stores them with the chunk: they are that encoder's vectors of exactly those sentences."""
+    document = wait_settled(api, ADMIN_KEY, put(api, "handbook/sentences.md", policy(SECTIONS)).json()["id"])
+    embedder = runtime.embedder
+    rows = sentence_vectors(runtime, document["id"])
+    assert len(rows) == document["chunk_count"] > 0
+    known: dict[str, list[float]] = {}
+    for text, blob, encoder in rows.values():
+        assert encoder == embedder.approximate_name and blob
+        vectors = unpack(text, blob, embedder.dimension)
+        assert list(vectors) == stored_sentences(text) and vectors  # every sentence worth quoting, in order
+        known.update(vectors)
+    sentences = list(known)
+    fresh = embedder.embed_approximate(sentences)
+    for sentence, vector in zip(sentences, fresh, strict=True):
+        # The int8 copy scales its activations per pass, so a sentence's vector moves a little with the texts it is
+        # embedded beside (alone against in a batch: cosine 0.97); it stays its own sentence's, not another's.
+        cosines = {other: sum(a * b for a, b in zip(known[other], vector, strict=True)) for other in sentences}
+        assert max(cosines, key=lambda other: cosines[other]) == sentence and cosines[sentence] > 0.93, cosines
+
+
+def test_a_new_version_keeps_unchanged_chunks_sentence_vectors_and_fills_missing_ones(
+    api: TestClient, runtime: Runtime, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Unchanged chunks are not embedded again; one ingested before sentence vectors existed (none stored) gets
+    them with the next version, and only the edited chunk and that one are embedded."""
+    document = wait_settled(api, ADMIN_KEY, put(api, "handbook/keep-sentences.md", policy(SECTIONS)).json()["id"])
+    before = sentence_vectors(runtime, document["id"])
+    bare = next(chunk_id for chunk_id, (text, _, _) in before.items() if "Hotels" in text or "Mileage" in text)
+    with session_scope(runtime.sessions) as session:
+        session.execute(update(Chunk).where(Chunk.id == bare).values(sentence_vectors=None, sentence_encoder=""))
+    encoder = runtime.sentence_encoder
+    assert encoder is not None
+    encoded: list[str] = []
+    encode = encoder.encode
+
+    def counting(texts: Any) -> list[bytes]:
+        encoded.extend(texts)
+        return encode(texts)
+
+    monkeypatch.setattr(encoder, "encode", counting)
+    edited = [*SECTIONS]
+    edited[0] = ("Travel", "Book flights through the travel desk at least three weeks ahead; economy class always.")
+    put(api, "handbook/keep-sentences.md", policy(edited))
+    after_doc = wait_settled(api, ADMIN_KEY, document["id"])
+    assert after_doc["version"] == 2
+    after = sentence_vectors(runtime, document["id"])
+    assert all(blob and name == runtime.embedder.approximate_name for _, blob, name in after.values())
+    for chunk_id, (_, blob, _) in after.items():
+        if chunk_id in before and chunk_id != bare:
+            assert blob == before[chunk_id][1]  # kept, not embedded again
+    text, blob, _ = after[bare]  # filled again
+    assert blob and list(unpack(text, blob, runtime.embedder.dimension)) == stored_sentences(text)
+    new_chunks = [text for chunk_id, (text, _, _) in after.items() if chunk_id not in before]
+    assert sorted(encoded) == sorted([*new_chunks, before[bare][0]])

@@ -17,8 +17,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
+import logging
 import time
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 
 from fastapi.concurrency import run_in_threadpool
 from sqlalchemy.orm import Session, sessionmaker
@@ -45,6 +47,17 @@ from services.core.llm.prompt import strip_wrapper_tags
 from services.core.policy import ReloadablePolicies
 
 Embed = Callable[[Sequence[str]], list[list[float]]]
+StoredVectors = Callable[[Sequence[str]], Mapping[str, list[float]]]
+log = logging.getLogger(__name__)
+
+
+def _stored_or_none(stored: StoredVectors, chunk_ids: Sequence[str]) -> Mapping[str, list[float]]:
+    """The vectors, or none when they cannot be read: they only save work, the check embeds without them."""
+    try:
+        return stored(chunk_ids)
+    except Exception:
+        log.warning("stored sentence vectors could not be read; this answer embeds its sources", exc_info=True)
+        return {}
 
 
 class Generator:
@@ -59,16 +72,22 @@ class Generator:
         policies: ReloadablePolicies,
         sessions: sessionmaker[Session],
         recorder: Recorder,
+        stored_sentences: StoredVectors | None = None,
     ) -> None:
         self._gateway = gateway
         # One encoder for the check and the extractive answer's quotes, so a source sentence both read is embedded
         # once an answer. The app gives the encoder's int8 copy (Embedder.embed_approximate), at a third of the
-        # CPU: these vectors meet only each other within one answer, and the check's threshold, picked on the
+        # CPU: these vectors meet only the same copy's (within one answer, or stored by ingestion for the sources'
+        # sentences under the copy's name), and the check's threshold, picked on the
         # model's, was measured again on them (bench/grounding.py --encoder; docs/governance.md). A similarity
         # near that threshold is measured again by the model itself (`confirm`: Embedder.embed), so the verdicts
         # are the model's where the two encoders could disagree.
         self._embed = embed
         self._confirm = confirm
+        # The vectors ingestion stored for the cited passages' sentences, from `embed`'s encoder
+        # (answers/sentence_vectors.py): the answer's memo starts with them, so it embeds what the model wrote
+        # and the question, and the sources' sentences only where a passage has none (ingested before, or cut).
+        self._stored = stored_sentences
         self._policies = policies
         self._sessions = sessions
         self._recorder = recorder
@@ -77,7 +96,9 @@ class Generator:
         """Token and sentence events; `answer` collects what was sent. Raises LLMUnavailable (or another
         StewardError) when the model fails and no fallback may stand in for it."""
         assert plan.prompt is not None
-        embed = MemoEmbed(self._embed)  # each text of this answer embedded once, for the check and the quotes
+        # Each text of this answer embedded once, for the check and the quotes; the stored sentence vectors are
+        # read at the first check (on its worker thread), so nothing is added before the first token.
+        embed = MemoEmbed(self._embed, self._known(plan))
         grounder = self._grounder(plan, embed)
         session = grounder.session() if grounder is not None else None
         if session is None:
@@ -259,6 +280,14 @@ class Generator:
             answer.mode = "extractive"
         answer.parts.append(text)
         yield Token(("\n\n" if separator else "") + text)
+
+    def _known(self, plan: ChatPlan) -> Callable[[], Mapping[str, list[float]]] | None:
+        """What reads the stored vectors of the sentences of the passages this answer may cite."""
+        ids = [passage.id for document in plan.context.values() for passage in document.passages if passage.id]
+        stored = self._stored
+        if stored is None or not ids:
+            return None
+        return functools.partial(_stored_or_none, stored, ids)
 
     def _grounder(self, plan: ChatPlan, embed: Embed) -> Grounder | None:
         """None when grounding is off or there is nothing to check against."""

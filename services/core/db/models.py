@@ -15,6 +15,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     String,
     Text,
     TypeDecorator,
@@ -213,6 +214,10 @@ class Chunk(Base):
     # Hash of exactly what was embedded (context prefix + text): equal hash, reusable vector.
     content_hash: Mapped[str] = mapped_column(String(64), default="")
     location: Mapped[dict[str, Any]] = mapped_column(default=dict)  # page / slide / sheet / attachment
+    # Its sentences' vectors, embedded at ingestion for the chats that cite it (answers/sentence_vectors.py), and
+    # the encoder that made them: a chat uses only its own encoder's.
+    sentence_vectors: Mapped[bytes | None] = mapped_column(LargeBinary, default=None)
+    sentence_encoder: Mapped[str] = mapped_column(String(200), default="")
 
 
 class IngestJob(Base):

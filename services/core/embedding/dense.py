@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import hashlib
 import importlib
 import os
 from collections.abc import Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from contextvars import ContextVar
+from importlib import metadata
 from pathlib import Path
 
 from services.core.embedding.pool import ReplicaPool
@@ -32,6 +34,20 @@ def one_request_queries() -> Iterator[None]:
         yield
     finally:
         _REQUEST_QUERIES.reset(token)
+
+
+def _torch_version() -> str:
+    try:
+        return metadata.version("torch")
+    except metadata.PackageNotFoundError:  # a build without metadata: matches no other process's vectors
+        return f"unknown-{os.getpid()}"
+
+
+def _identity(path: str) -> str:
+    """A short name for the model in a directory: a hash of its files' names and sizes (its weights among them),
+    which tells two models apart without reading hundreds of megabytes."""
+    files = sorted((p.relative_to(path).as_posix(), p.stat().st_size) for p in Path(path).rglob("*") if p.is_file())
+    return hashlib.sha256(repr(files).encode()).hexdigest()[:16]
 
 
 def resolve_model_path(name: str) -> str:
@@ -74,6 +90,9 @@ class Embedder:
         self._passes = ThreadPoolExecutor(max_workers=count, thread_name_prefix="steward-encode")
         self.batch_size = batch_size
         self.dimension = self._replicas[0].dimension
+        # What made embed_approximate's vectors, for the few that are stored (answers/sentence_vectors.py): the
+        # int8 copy of this model as this torch quantises it. Another model or torch build makes other vectors.
+        self.approximate_name = f"{_identity(path)}:int8:torch-{_torch_version()}:{self.dimension}"
 
     @property
     def replicas(self) -> int:
@@ -89,8 +108,9 @@ class Embedder:
         return self._embed(texts, approximate=False)
 
     def embed_approximate(self, texts: Sequence[str]) -> list[list[float]]:
-        """Vectors from the model's int8 copy, at about a third of the CPU: only for texts compared with each
-        other within one piece of work, never with stored vectors or fixed thresholds (replica.Models)."""
+        """Vectors from the model's int8 copy, at about a third of the CPU: only ever compared with the copy's own
+        vectors, never with the model's or the index's (replica.Models); the few that are stored carry
+        `approximate_name`."""
         return self._embed(texts, approximate=True)
 
     def _embed(self, texts: Sequence[str], *, approximate: bool, urgent: bool = False) -> list[list[float]]:

@@ -54,9 +54,12 @@ class Models:
     first time it is asked for, in a fraction of a second, about 74 MB, once a process: _approximate).
 
     The copy costs about a third of the CPU a text (bench/extractive.py) but its vectors are not the model's:
-    a vector of the copy is only ever compared with other vectors of the copy, within one piece of work (one
-    chat answer's grounding check and extractive quotes). Nothing it makes is stored or searched against stored
-    vectors; the one threshold its similarities meet, the check's, was measured again on them (bench/grounding.py
+    a vector of the copy is only ever compared with other vectors of the copy: in one chat answer's grounding check
+    and extractive quotes, where the sources' sentences come embedded by ingestion (answers/sentence_vectors.py,
+    stored under Embedder.approximate_name, so another model or torch build never reads them). The copy scales its
+    activations per pass, so a text's vector moves a little with the texts beside it (cosine 0.97 alone against
+    in a batch), stored or not. Nothing it makes is searched; the one threshold its similarities meet, the check's,
+    was measured again on them (bench/grounding.py
     --encoder: the copy alone gave the model's verdict on 139 of 141 sentences; near the threshold the model has
     the last word, grounding.CONFIRM_MARGIN, docs/governance.md)."""
 
