@@ -200,9 +200,7 @@ def sentences(batch: int) -> None:
     engine = make_engine(settings.database_url)
     migrate.upgrade(engine)
     embedder = Embedder(settings.embedding_model, settings.embedding_batch_size, settings.embedding_replicas)
-    encoder = SentenceEncoder(
-        embed=embedder.embed_approximate, name=embedder.approximate_name, dimension=embedder.dimension
-    )
+    encoder = SentenceEncoder(embed=embedder.embed_approximate, name=embedder.approximate_name)
     started = time.perf_counter()
     try:
         with click.progressbar(length=1, label="chunks", show_pos=True) as bar:

@@ -174,9 +174,7 @@ class Runtime:
                 InjectionScanner(injection_model, batcher.embed) if settings.injection_scan_at_ingestion else None
             ),
             sentence_encoder=(
-                SentenceEncoder(
-                    embed=embedder.embed_approximate, name=embedder.approximate_name, dimension=embedder.dimension
-                )
+                SentenceEncoder(embed=embedder.embed_approximate, name=embedder.approximate_name)
                 if settings.sentence_vectors_at_ingestion
                 else None
             ),

@@ -65,7 +65,7 @@ def test_a_blob_that_does_not_fit_its_passage_gives_nothing() -> None:
 
 def test_the_encoder_embeds_each_distinct_sentence_once_in_one_call() -> None:
     recording = Recording()
-    encoder = SentenceEncoder(embed=recording, name="enc", dimension=DIMENSION)
+    encoder = SentenceEncoder(embed=recording, name="enc")
     overlapping = "The guest Wi-Fi password is tulip42.\nVisitors sign in at the front desk."
     blobs = encoder.encode([PASSAGE, overlapping, "Hi."])
     assert len(recording.calls) == 1
@@ -89,7 +89,7 @@ def add_chunk(session: Session, chunk_id: str, text: str, blob: bytes | None, en
 
 def test_a_chat_takes_only_its_own_encoders_vectors_of_the_chunks_it_cites(sessions: sessionmaker[Session]) -> None:
     other = "Visitors sign in at the front desk.\nBadges are returned at the exit gate."
-    blob = SentenceEncoder(embed=Recording(), name="int8-a", dimension=DIMENSION).encode([PASSAGE, other])
+    blob = SentenceEncoder(embed=Recording(), name="int8-a").encode([PASSAGE, other])
     with session_scope(sessions) as session:
         rows.add_document(session)
         add_chunk(session, "c1", PASSAGE, blob[0], "int8-a", 0)
@@ -130,14 +130,14 @@ def test_chunks_ingested_before_get_their_vectors_filled_once(sessions: sessionm
     """`steward index sentences`: every chunk without this encoder's vectors gets them, batch by batch; a second
     run has nothing to do, and a chunk that already has them is not embedded again."""
     texts = [f"Room {n} on floor {n} seats {n + 4} people with a screen." for n in range(5)]
-    encoder = SentenceEncoder(embed=Recording(), name="int8-a", dimension=DIMENSION)
+    encoder = SentenceEncoder(embed=Recording(), name="int8-a")
     with session_scope(sessions) as session:
         rows.add_document(session)
         for n, text in enumerate(texts):
             blob, name = (encoder.encode([text])[0], "int8-a") if n == 0 else (None, "int8-old" if n == 1 else "")
             add_chunk(session, f"c{n}", text, blob, name, n)
     recording = Recording()
-    encoder = SentenceEncoder(embed=recording, name="int8-a", dimension=DIMENSION)
+    encoder = SentenceEncoder(embed=recording, name="int8-a")
     seen: list[tuple[int, int]] = []
     assert fill_missing(sessions, encoder, batch=3, progress=lambda done, total: seen.append((done, total))) == 4
     assert seen == [(3, 4), (4, 4)]

@@ -55,10 +55,9 @@ class SentenceEncoder:
     """Embeds the sentences of passages at ingestion, with the encoder a chat compares them with (`name` says
     which: a chat ignores vectors of any other)."""
 
-    def __init__(self, *, embed: Embed, name: str, dimension: int) -> None:
+    def __init__(self, *, embed: Embed, name: str) -> None:
         self._embed = embed
         self.name = name
-        self.dimension = dimension
 
     def encode(self, texts: Sequence[str]) -> list[bytes]:
         """One blob per passage (empty for a passage with no sentence worth storing), in one call to the encoder."""
